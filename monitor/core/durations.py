@@ -1,0 +1,32 @@
+"""Durations as written in standards files: ``90s``, ``2m``, ``1h30m``, ``2d``."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse whole units in the order d, h, m, s; raise ValueError saying what is accepted."""
+    if not isinstance(text, str):
+        raise ValueError(f"duration must be text like 90s, 2m, 1h30m or 2d, not {text!r}")
+    match = _DURATION.match(text.strip())
+    if not text.strip() or match is None:
+        raise ValueError(f"bad duration {text!r}: use whole units d, h, m, s in that order, e.g. 90s, 2m, 1h30m, 2d")
+    seconds = sum(int(value) * unit for value, unit in zip(match.groups(), _UNITS.values()) if value)
+    if seconds <= 0:
+        raise ValueError(f"duration {text!r} must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest text that parse_duration reads back as the same duration."""
+    seconds = int(value.total_seconds())
+    parts = []
+    for unit, size in _UNITS.items():
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
