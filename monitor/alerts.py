@@ -1,0 +1,134 @@
+"""Alert life cycle in storage, and fan-out to the channels that tell people.
+
+Stages (as Alertmanager's notify pipeline): the pure planner decides (core/alerting.py) → this
+module persists each change as an alert row plus an ``alert_actions`` record (chained into the
+audit trail) → after commit, :class:`Fanout` hands each change to every channel.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, Sequence
+
+from sqlalchemy.orm import Session
+
+from monitor import metrics
+from monitor.core.alerting import ACKNOWLEDGED, ESCALATION, LIVE_STATES, OPEN, RESOLVED, RETRACTED, AlertKey, AlertPlan
+from monitor.core.clocks import Clock
+from monitor.store import audit
+from monitor.store.models import AlertAction, AlertRow
+from monitor.views import alert_json
+
+log = logging.getLogger(__name__)
+
+
+class AlertError(Exception):
+    """An alert operation that cannot be done; ``status`` is the HTTP status it maps to."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class AlertChanges:
+    """Alert changes made in one transaction, recorded as actions and chained at flush time."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.actions: list[AlertAction] = []
+
+    def record(self, row: AlertRow, action: str, actor: str | None, now: datetime) -> None:
+        self.actions.append(AlertAction(alert_id=row.id, action=action, actor=actor, at=now, alert=alert_json(row)))
+
+    def flush(self) -> list[dict[str, Any]]:
+        """Write the actions, chain them, and return what the channels will send."""
+        if not self.actions:
+            return []
+        self.session.add_all(self.actions)
+        self.session.flush()
+        audit.append(self.session, "alert_action", self.actions)
+        return [{"seq": a.seq, "action": a.action, "alert": a.alert} for a in self.actions]
+
+
+def apply_plan(changes: AlertChanges, clock_identity: tuple[str, str, str], clock: Clock | None, site: str,
+               version: int, plan: AlertPlan, existing: dict[AlertKey, AlertRow], now: datetime) -> None:
+    """Turn one clock's plan into alert rows."""
+    standard_id, case_id, key = clock_identity
+    for alert_key in plan.retract:
+        row = existing[alert_key]
+        row.state, row.resolved_at, row.resolution = RETRACTED, now, "retracted"
+        changes.record(row, "retracted", None, now)
+    for alert_key, resolution in plan.resolve:
+        row = existing[alert_key]
+        row.state, row.resolved_at, row.resolution = RESOLVED, now, resolution
+        changes.record(row, "resolved", None, now)
+    for point in plan.open:
+        row = AlertRow(
+            id=str(uuid.uuid4()), kind=point.kind, step=point.step, standard_id=standard_id, version=version,
+            site=site, case_id=case_id, key=key, state=OPEN, due_at=point.due_at, opened_at=now, to=point.to,
+        )
+        changes.session.add(row)
+        existing[point.key] = row
+        metrics.ALERTS_OPENED.labels(point.kind).inc()
+        metrics.ALERT_LAG.observe(max(0.0, (now - point.due_at).total_seconds()))
+        changes.record(row, "escalated" if point.kind == ESCALATION else "opened", None, now)
+
+
+def acknowledge(session: Session, alert_id: str, actor: str, note: str | None, now: datetime) -> tuple[dict, list]:
+    """open → acknowledged; acknowledging again only updates the note."""
+    row = session.get(AlertRow, alert_id, with_for_update=True)
+    if row is None:
+        raise AlertError(f"no alert with id {alert_id}", 404)
+    if row.state not in LIVE_STATES:
+        raise AlertError(f"alert {alert_id} is {row.state}; only open alerts can be acknowledged", 409)
+    row.state = ACKNOWLEDGED
+    row.acknowledged_by = actor
+    row.acknowledged_at = row.acknowledged_at or now
+    row.note = note
+    changes = AlertChanges(session)
+    changes.record(row, "acknowledged", actor, now)
+    return alert_json(row), changes.flush()
+
+
+class Channel(Protocol):
+    """Somewhere alert changes go (SSE, MQTT, later e-mail or webhooks)."""
+
+    name: str
+
+    def notify(self, change: dict[str, Any]) -> None:
+        """Deliver one change; raise :class:`ChannelError` saying whether a retry can help."""
+
+
+class ChannelError(Exception):
+    def __init__(self, message: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class Fanout:
+    """Hands committed changes to every channel; one channel's failure never blocks the others."""
+
+    def __init__(self) -> None:
+        self.channels: list[Channel] = []
+        self.changed = threading.Condition()
+        self.last_seq = 0
+
+    def add(self, channel: Channel) -> None:
+        self.channels.append(channel)
+
+    def publish(self, changes: Sequence[dict[str, Any]]) -> None:
+        if not changes:
+            return
+        for change in changes:
+            for channel in self.channels:
+                try:
+                    channel.notify(change)
+                except ChannelError as exc:
+                    log.warning("alert channel %s failed (%s): %s", channel.name,
+                                "will retry" if exc.retryable else "dropped", exc)
+        with self.changed:
+            self.last_seq = max(self.last_seq, max(c["seq"] for c in changes))
+            self.changed.notify_all()

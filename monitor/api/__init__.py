@@ -1,0 +1,87 @@
+"""The JSON API under /api/v1: thin views that parse, call a service, and shape the answer."""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+from urllib.parse import urlencode
+
+from flask import Blueprint, current_app, g, request, session
+
+from monitor.auth import ANY, Identity, identify_token
+from monitor.errors import ApiError
+from monitor.runtime import Runtime
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+MAX_LIMIT = 10_000
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["smartmon"]
+
+
+def current_identity() -> Identity | None:
+    """Bearer token first (devices, scripts, wall screens), then the login session."""
+    if "identity" in g:
+        return g.identity
+    identity = None
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        with runtime().db.session() as db_session:
+            identity = identify_token(db_session, header[7:].strip(), runtime().config.get("admin_token"))
+    elif "user" in session:
+        identity = Identity(session["user"], session["role"])
+    g.identity = identity
+    return identity
+
+
+def require(*roles: str) -> Callable:
+    """Refuse with 401 without credentials, 403 with a role not in ``roles`` (admin has all)."""
+    allowed: Sequence[str] = roles or ANY
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            identity = current_identity()
+            if identity is None:
+                raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <token>' or log in")
+            if not identity.may(allowed):
+                raise ApiError(403, "forbidden", f"role {identity.role!r} may not do this; needs one of "
+                                                 f"{', '.join(allowed)}")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def page_args() -> tuple[int, int]:
+    limit = int_arg("limit", 100)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ApiError(400, "bad_request", f"limit must be between 1 and {MAX_LIMIT}")
+    offset = int_arg("offset", 0)
+    if offset < 0:
+        raise ApiError(400, "bad_request", "offset must not be negative")
+    return limit, offset
+
+
+def int_arg(name: str, default: int) -> int:
+    value = request.args.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ApiError(400, "bad_request", f"{name} must be a whole number, not {value!r}") from None
+
+
+def page(items: list[Any], limit: int, offset: int, has_more: bool) -> dict[str, Any]:
+    """``{"items", "next"}`` with ``next`` the absolute path of the following page, query included."""
+    next_path = None
+    if has_more:
+        query = {k: v for k, v in request.args.items() if k not in ("offset",)}
+        query.update({"limit": limit, "offset": offset + limit})
+        next_path = f"{request.path}?{urlencode(query)}"
+    return {"items": items, "next": next_path}
+
+
+from monitor.api import alerts, cases, dead_letters, events, health, standards  # noqa: E402,F401  (registers routes)

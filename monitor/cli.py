@@ -1,0 +1,205 @@
+"""``python -m monitor …``: run the service, manage the database, standards, tokens and users."""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from datetime import date
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from monitor.app import configure_logging, create_app
+from monitor.config import Config
+
+
+def _serve(app: Flask, host: str, port: int) -> None:
+    """Threaded WSGI server (SSE needs a thread per stream); SIGTERM drains and stops cleanly."""
+    from werkzeug.serving import make_server
+
+    server = make_server(host, port, app, threaded=True)
+    runtime = app.extensions["smartmon"]
+    stopping = threading.Event()
+
+    def shutdown(signum, _frame) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            click.echo(f"received signal {signum}; draining and stopping", err=True)
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    click.echo(f"smartmon listening on http://{host}:{server.server_port}", err=True)
+    try:
+        server.serve_forever()
+    finally:
+        runtime.stop()
+        click.echo("smartmon stopped", err=True)
+
+
+def web_app() -> Flask:
+    """A web process: API and pages; standards reload from the database; MQTT only to publish."""
+    configure_logging()
+    app = create_app()
+    runtime = app.extensions["smartmon"]
+    runtime.start_standards_refresh()
+    if runtime.config.get("mqtt.enabled"):
+        runtime.start_mqtt(subscribe=False, client_id=f"{runtime.config.get('mqtt.client_id')}-web-{id(app):x}")
+    return app
+
+
+@click.group(help=__doc__)
+def main() -> None:
+    configure_logging()
+
+
+@main.command(help="Web UI + API + MQTT ingestion + deadline scheduler in one process.")
+@click.option("--host", default=None, help="Address to listen on (default web.host, 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port to listen on (default web.port, 8080).")
+def run(host: str | None, port: int | None) -> None:
+    app = create_app()
+    runtime = app.extensions["smartmon"]
+    config = runtime.config
+    if config.get("mqtt.enabled"):
+        runtime.start_mqtt(subscribe=True)
+    runtime.start_scheduler()
+    runtime.start_standards_refresh()
+    if config.get("simulator.enabled"):
+        _start_simulator(config)
+    _serve(app, host or config.get("web.host"), port if port is not None else config.get("web.port"))
+
+
+@main.command(help="Web processes only (API, pages); run behind gunicorn in production: gunicorn wsgi:app.")
+@click.option("--host", default=None)
+@click.option("--port", default=None, type=int)
+def web(host: str | None, port: int | None) -> None:
+    app = web_app()
+    config = app.extensions["smartmon"].config
+    _serve(app, host or config.get("web.host"), port if port is not None else config.get("web.port"))
+
+
+@main.command(help="MQTT ingestion (shared subscription) and deadline scheduling, no HTTP.")
+@click.option("--id", "worker_id", default="1", help="Stable id: a restarted worker gets its MQTT session back.")
+def worker(worker_id: str) -> None:
+    from monitor.runtime import Runtime
+
+    config = Config.load()
+    runtime = Runtime(config)
+    runtime.prepare()
+    runtime.start_mqtt(subscribe=True, client_id=f"smartmon-worker-{worker_id}",
+                       shared_group=config.get("mqtt.shared_group") or "smartmon")
+    runtime.start_scheduler()
+    runtime.start_standards_refresh()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    click.echo(f"worker {worker_id} running", err=True)
+    stop.wait()
+    runtime.stop()
+
+
+def _start_simulator(config: Config) -> None:
+    import subprocess
+
+    subprocess.Popen([sys.executable, "-m", "sensors.simulate", "--mqtt-url", config.get("mqtt.url"),
+                      "--tables", str(config.get("simulator.tables")), "--speed", str(config.get("simulator.speed"))])
+
+
+@main.group(help="Database schema.")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="Apply the database migrations (run, web and worker also do this at start).")
+def db_upgrade() -> None:
+    from monitor.store.db import Database
+
+    database = Database(Config.load().get("database.url"))
+    database.upgrade()
+    click.echo("database is at the newest schema")
+
+
+@main.command(help="Validate standards files and print static SMART findings; exit 1 on an error or a fail.")
+@click.argument("paths", nargs=-1, type=click.Path())
+def lint(paths: tuple[str, ...]) -> None:
+    from monitor import lint as linter
+
+    sys.exit(linter.main(list(paths) or [Config.load().get("standards.dir")], today=date.today()))
+
+
+@main.group(help="API tokens (bearer tokens for devices and scripts).")
+def token() -> None:
+    pass
+
+
+def _runtime_session():
+    from monitor.store.db import Database
+
+    database = Database(Config.load().get("database.url"))
+    database.upgrade()
+    return database
+
+
+@token.command("create", help="Create a token and print its secret once (only its hash is kept).")
+@click.option("--role", required=True, type=click.Choice(["device", "manager", "operations", "auditor", "admin"]))
+@click.option("--site", "sites", multiple=True, help="Limit a device token to these sites (repeatable).")
+@click.option("--name", default="", help="A name to recognise the token by.")
+def token_create(role: str, sites: tuple[str, ...], name: str) -> None:
+    from monitor.auth import create_token
+
+    with _runtime_session().session() as session:
+        row, secret = create_token(session, role, sites, name)
+        click.echo(f"token {row.id} ({row.role}{', sites ' + ','.join(sites) if sites else ''}) created; "
+                   "the secret is shown once:", err=True)
+    click.echo(secret)
+
+
+@token.command("list", help="One row per token: id, role, sites, name, created, revoked.")
+def token_list() -> None:
+    from sqlalchemy import select
+
+    from monitor.store.models import Token
+
+    with _runtime_session().session() as session:
+        for row in session.scalars(select(Token).order_by(Token.created_at)):
+            revoked = row.revoked_at.isoformat() if row.revoked_at else "-"
+            click.echo(f"{row.id}\t{row.role}\t{','.join(row.sites) or '*'}\t{row.name}\t"
+                       f"{row.created_at.isoformat()}\t{revoked}")
+
+
+@token.command("revoke", help="Revoke a token by id; it stops working at once.")
+@click.argument("token_id")
+def token_revoke(token_id: str) -> None:
+    from monitor.auth import revoke_token
+
+    with _runtime_session().session() as session:
+        if not revoke_token(session, token_id):
+            raise click.ClickException(f"no active token with id {token_id} (see: python -m monitor token list)")
+    click.echo(f"token {token_id} revoked")
+
+
+@main.group(help="Logins for people (web pages).")
+def user() -> None:
+    pass
+
+
+@user.command("create", help="Create a login; the password is asked for, or read from stdin.")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["device", "manager", "operations", "auditor", "admin"]))
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_create(name: str, role: str, password_stdin: bool) -> None:
+    from monitor.auth import create_user
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with _runtime_session().session() as session:
+            create_user(session, name, role, password)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {name} ({role}) created")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Re-evaluate cases: stored events → clocks (pure core) → clock rows and alert changes.
+
+Ingestion calls this for the cases a batch touched, the scheduler for the cases whose clocks fell
+due. Both pass one ``now`` for the whole operation.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable, Sequence
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from monitor.alerts import AlertChanges, apply_plan
+from monitor.core.alerting import AlertKey, plan_alerts
+from monitor.core.calendars import Interval
+from monitor.core.clocks import Clock, evaluate
+from monitor.core.events import Event
+from monitor.core.standards import Standard
+from monitor.registry import Registry
+from monitor.store.models import AlertRow, ClockRow, DeviceStatus, EventRow
+
+_CHUNK = 500
+ClockIdentity = tuple[str, str, str]  # (standard, case, correlation key)
+
+
+def to_event(row: EventRow | Any) -> Event:
+    return Event(id=row.id, case=row.case_id, type=row.type, at=row.at, site=row.site, staff=row.staff,
+                 attrs=row.attrs or {})
+
+
+def offline_intervals(session: Session, sites: Iterable[str]) -> dict[str, list[Interval]]:
+    """Per site, the stretches in which at least one of its devices said it was offline."""
+    rows = session.execute(
+        select(DeviceStatus.site, DeviceStatus.device, DeviceStatus.state, DeviceStatus.at)
+        .where(DeviceStatus.site.in_(list(set(sites)))).order_by(DeviceStatus.at, DeviceStatus.seq))
+    intervals: dict[str, list[Interval]] = defaultdict(list)
+    went_offline: dict[tuple[str, str], datetime] = {}
+    for site, device, state, at in rows:
+        if state == "offline":
+            went_offline.setdefault((site, device), at)
+        elif (site, device) in went_offline:
+            intervals[site].append((went_offline.pop((site, device)), at))
+    for (site, _device), since in went_offline.items():
+        intervals[site].append((since, None))
+    return intervals
+
+
+@dataclass
+class CaseEvaluator:
+    registry: Registry
+    site_timezone: Callable[[str], ZoneInfo]
+    skew: timedelta = timedelta(seconds=30)
+
+    def reevaluate(self, session: Session, case_ids: Iterable[str], now: datetime) -> tuple[list[dict], datetime | None]:
+        """Bring the clocks and alerts of these cases up to date; return the alert changes and the
+        earliest new due time (so the scheduler can wake for it)."""
+        changes = AlertChanges(session)
+        earliest: datetime | None = None
+        ordered = sorted(set(case_ids))
+        for start in range(0, len(ordered), _CHUNK):
+            due = self._chunk(session, ordered[start:start + _CHUNK], now, changes)
+            if due is not None and (earliest is None or due < earliest):
+                earliest = due
+        return changes.flush(), earliest
+
+    def _chunk(self, session: Session, case_ids: Sequence[str], now: datetime, changes: AlertChanges) -> datetime | None:
+        events: dict[str, list[Event]] = defaultdict(list)
+        for row in session.execute(select(EventRow.id, EventRow.case_id, EventRow.type, EventRow.at, EventRow.site,
+                                          EventRow.staff, EventRow.attrs).where(EventRow.case_id.in_(case_ids))):
+            events[row.case_id].append(to_event(row))
+        clocks: dict[ClockIdentity, ClockRow] = {
+            (r.standard_id, r.case_id, r.key): r
+            for r in session.scalars(select(ClockRow).where(ClockRow.case_id.in_(case_ids)))}
+        alerts: dict[ClockIdentity, dict[AlertKey, AlertRow]] = defaultdict(dict)
+        for alert in session.scalars(select(AlertRow).where(AlertRow.case_id.in_(case_ids))):
+            alerts[(alert.standard_id, alert.case_id, alert.key)][(alert.kind, alert.step)] = alert
+        offline = offline_intervals(session, {e.site for evs in events.values() for e in evs})
+
+        earliest = None
+        seen: set[ClockIdentity] = set()
+        for case_id in case_ids:
+            case_events = events.get(case_id, [])
+            site_offline = offline.get(case_events[0].site, []) if case_events else []
+            for standard in self.registry.for_events({e.type for e in case_events}):
+                for clock in evaluate(standard, case_events, now, offline=site_offline, skew=self.skew):
+                    identity = (standard.id, case_id, clock.key)
+                    seen.add(identity)
+                    due = self._store(session, standard, clock, clocks.get(identity), alerts[identity], changes, now)
+                    if due is not None and (earliest is None or due < earliest):
+                        earliest = due
+        for identity, row in clocks.items():
+            if identity not in seen:
+                self._drop(session, identity, row, alerts[identity], changes, now)
+        return earliest
+
+    def _store(self, session: Session, standard: Standard, clock: Clock, row: ClockRow | None,
+               existing: dict[AlertKey, AlertRow], changes: AlertChanges, now: datetime) -> datetime | None:
+        plan = plan_alerts(standard, clock, {k: a.state for k, a in existing.items()}, now)
+        values = self._clock_values(clock, plan.next_due_at, now)
+        if row is None:
+            session.add(ClockRow(standard_id=standard.id, case_id=clock.case, key=clock.key, **values))
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+        apply_plan(changes, (standard.id, clock.case, clock.key), clock, clock.site, standard.version, plan,
+                   existing, now)
+        return plan.next_due_at
+
+    def _drop(self, session: Session, identity: ClockIdentity, row: ClockRow,
+              existing: dict[AlertKey, AlertRow], changes: AlertChanges, now: datetime) -> None:
+        """The data no longer starts this clock (e.g. a ``first_of`` candidate stopped applying)."""
+        standard = self.registry.current.get(identity[0])
+        if standard is None:
+            return  # standard withdrawn: its clocks stay as last judged, for the record
+        plan = plan_alerts(standard, None, {k: a.state for k, a in existing.items()}, now)
+        apply_plan(changes, identity, None, row.site, row.version, plan, existing, now)
+        session.execute(delete(ClockRow).where(ClockRow.id == row.id))
+
+    def _clock_values(self, clock: Clock, next_due_at: datetime | None, now: datetime) -> dict[str, Any]:
+        local = clock.start.astimezone(self.site_timezone(clock.site))
+        return {
+            "version": clock.version, "site": clock.site, "staff": clock.staff, "state": clock.state.value,
+            "start_event_id": clock.start_event_id, "start_at": clock.start,
+            "start_local": local.strftime("%Y-%m-%d %H:%M:%S"), "deadline": clock.deadline,
+            "warn_at": clock.warn_at, "stop_at": clock.stop, "cancelled_at": clock.cancelled_at,
+            "paused_since": clock.paused_since, "duration_s": clock.duration_s, "data_gap": clock.data_gap,
+            "next_due_at": next_due_at, "updated_at": now,
+        }

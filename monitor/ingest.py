@@ -1,0 +1,236 @@
+"""The one door events come in by: MQTT, HTTP and replay all end in :meth:`Ingestor.ingest`.
+
+A call takes any number of deliveries (raw payloads with where they came from) and handles them
+in one transaction: parse and validate, dead-letter what is bad with a one-line reason, store each
+event id once, chain the new rows into the audit trail, re-evaluate the touched cases. Only after
+the commit does the caller acknowledge the deliveries, so a crash loses nothing.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Sequence
+
+from marshmallow import ValidationError
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from monitor import metrics
+from monitor.alerts import Fanout
+from monitor.evaluator import CaseEvaluator
+from monitor.schemas import EVENT_SCHEMA, STATUS_SCHEMA, one_line
+from monitor.store import audit
+from monitor.store.db import Database
+from monitor.store.models import ClockRow, DeadLetter, DeviceStatus, EventRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One payload as it arrived. ``site``/``device`` come from the MQTT topic when there is one."""
+
+    raw: bytes
+    source: str
+    site: str | None = None
+    device: str | None = None
+    allowed_sites: frozenset[str] | None = None
+    default_site: str = "default"
+
+
+@dataclass
+class Outcome:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_payload_bytes: int = 262144
+    max_batch: int = 1000
+    max_future_skew: timedelta = timedelta(minutes=5)
+
+
+@dataclass
+class _Parsed:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    dead: list[dict[str, Any]] = field(default_factory=list)
+
+
+def printable(raw: bytes | str) -> str:
+    """Raw payload as storable text: invalid UTF-8 and NUL bytes escaped, nothing dropped."""
+    text = raw if isinstance(raw, str) else raw.decode("utf-8", "backslashreplace")
+    return text.replace("\x00", "\\x00")
+
+
+def parse_delivery(delivery: Delivery, outcome: Outcome, now: datetime, limits: Limits) -> _Parsed:
+    """Validate one payload into event rows and dead letters (the good events of a batch are kept)."""
+    parsed = _Parsed()
+
+    def reject(reason: str, raw: bytes | str, index: int | None = None) -> None:
+        parsed.dead.append({"received_at": now, "source": delivery.source, "reason": reason, "raw": printable(raw)})
+        outcome.rejected.append({"index": index, "reason": reason})
+
+    if len(delivery.raw) > limits.max_payload_bytes:
+        reject(f"payload is {len(delivery.raw)} bytes, over the {limits.max_payload_bytes}-byte limit",
+               delivery.raw[:4096])
+        return parsed
+    try:
+        document = json.loads(delivery.raw)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reject(f"not valid JSON: {str(exc).splitlines()[0][:200]}", delivery.raw)
+        return parsed
+    items = document if isinstance(document, list) else [document]
+    if isinstance(document, list) and len(items) > limits.max_batch:
+        reject(f"batch of {len(items)} events is over the limit of {limits.max_batch}", delivery.raw)
+        return parsed
+    if isinstance(document, list) and not items:
+        reject("empty batch: send at least one event", delivery.raw)
+        return parsed
+    for index, item in enumerate(items):
+        reason, row = _validate(item, delivery, now, limits)
+        if reason:
+            raw_item = json.dumps(item, ensure_ascii=False) if isinstance(document, list) else delivery.raw
+            reject(f"event {index}: {reason}" if isinstance(document, list) else reason, raw_item, index)
+        else:
+            parsed.events.append(row)
+    return parsed
+
+
+def _validate(item: Any, delivery: Delivery, now: datetime, limits: Limits) -> tuple[str | None, dict]:
+    if not isinstance(item, dict):
+        return f"an event must be a JSON object, not {type(item).__name__}", {}
+    try:
+        data = EVENT_SCHEMA.load(item)
+    except ValidationError as exc:
+        return one_line(exc.messages), {}
+    site = data.get("site")
+    if delivery.site is not None and site is not None and site != delivery.site:
+        return f"site {site!r} does not match the topic's site {delivery.site!r}", {}
+    site = site or delivery.site or _token_site(delivery) or delivery.default_site
+    if delivery.allowed_sites is not None and site not in delivery.allowed_sites:
+        return f"this device token may not send events for site {site!r}", {}
+    if data["at"] - now > limits.max_future_skew:
+        return (f"'at' {item['at']} is more than {limits.max_future_skew} in the future "
+                "(check the device clock)"), {}
+    return None, {
+        "id": data["id"], "case_id": data["case"], "type": data["type"],
+        "at": data["at"].astimezone(timezone.utc), "site": site, "device": delivery.device,
+        "staff": data.get("staff"), "attrs": data.get("attrs") or {}, "received_at": now,
+        "source": delivery.source,
+    }
+
+
+def _token_site(delivery: Delivery) -> str | None:
+    if delivery.allowed_sites is not None and len(delivery.allowed_sites) == 1:
+        return next(iter(delivery.allowed_sites))
+    return None
+
+
+class Ingestor:
+    def __init__(self, db: Database, evaluator: CaseEvaluator, fanout: Fanout, limits: Limits,
+                 on_due: Callable[[datetime], None] = lambda due: None) -> None:
+        self.db = db
+        self.evaluator = evaluator
+        self.fanout = fanout
+        self.limits = limits
+        self.on_due = on_due
+
+    def ingest(self, deliveries: Sequence[Delivery], now: datetime | None = None) -> list[Outcome]:
+        """Store and evaluate; retried once when another process stored the same id concurrently."""
+        try:
+            return self._ingest(deliveries, now)
+        except IntegrityError:
+            log.info("concurrent insert of the same event id; retrying the batch")
+            return self._ingest(deliveries, now)
+
+    def _ingest(self, deliveries: Sequence[Delivery], now: datetime | None) -> list[Outcome]:
+        now = now or datetime.now(timezone.utc)
+        outcomes = [Outcome() for _ in deliveries]
+        parsed = [parse_delivery(d, o, now, self.limits) for d, o in zip(deliveries, outcomes)]
+        with self.db.session() as session:
+            dead = [row for p in parsed for row in p.dead]
+            if dead:
+                session.execute(insert(DeadLetter), dead)
+            fresh = self._fresh(session, parsed, outcomes)
+            if fresh:
+                inserted = session.execute(
+                    insert(EventRow).returning(EventRow.seq, sort_by_parameter_order=True), fresh).scalars().all()
+                for row, seq in zip(fresh, inserted):
+                    row["seq"] = seq
+                audit.append(session, "event", [_Row(r) for r in fresh])
+                changes, due = self.evaluator.reevaluate(session, {r["case_id"] for r in fresh}, now)
+            else:
+                changes, due = [], None
+        metrics.EVENTS_ACCEPTED.inc(len(fresh))
+        metrics.EVENTS_DUPLICATE.inc(sum(o.duplicates for o in outcomes))
+        metrics.DEAD_LETTERS.inc(len(dead))
+        self.fanout.publish(changes)
+        if due is not None:
+            self.on_due(due)
+        return outcomes
+
+    @staticmethod
+    def _fresh(session, parsed: list[_Parsed], outcomes: list[Outcome]) -> list[dict[str, Any]]:
+        """Events whose id is new, in arrival order; repeats count as duplicates."""
+        ids = list({row["id"] for p in parsed for row in p.events})
+        stored: set[str] = set()
+        for start in range(0, len(ids), 900):
+            stored.update(session.scalars(select(EventRow.id).where(EventRow.id.in_(ids[start:start + 900]))))
+        fresh = []
+        for p, outcome in zip(parsed, outcomes):
+            for row in p.events:
+                if row["id"] in stored:
+                    outcome.duplicates += 1
+                else:
+                    stored.add(row["id"])
+                    fresh.append(row)
+                    outcome.accepted += 1
+        return fresh
+
+    def reject(self, raw: bytes, source: str, reason: str, now: datetime | None = None) -> None:
+        """Dead-letter a whole payload that never reached validation (e.g. an unusable topic)."""
+        with self.db.session() as session:
+            session.add(DeadLetter(received_at=now or datetime.now(timezone.utc), source=source, reason=reason,
+                                   raw=printable(raw)))
+        metrics.DEAD_LETTERS.inc()
+
+    def record_status(self, site: str, device: str, raw: bytes, source: str, now: datetime | None = None) -> None:
+        """A device's online/offline status (its Last Will included); bad ones are dead-lettered."""
+        now = now or datetime.now(timezone.utc)
+        try:
+            data = STATUS_SCHEMA.load(json.loads(raw))
+        except (ValueError, UnicodeDecodeError, ValidationError, TypeError) as exc:
+            reason = one_line(exc.messages) if isinstance(exc, ValidationError) else f"not valid JSON: {exc}"
+            self.reject(raw, source, f"status: {reason}", now)
+            return
+        at = data["at"].astimezone(timezone.utc) if data["at"] else now
+        with self.db.session() as session:
+            session.add(DeviceStatus(site=site, device=device, state=data["state"], at=at, received_at=now))
+            cases = self._cases_judged_while_offline(session, site, device, at) if data["state"] == "online" else set()
+            changes, _ = self.evaluator.reevaluate(session, cases, now)
+        self.fanout.publish(changes)
+
+    @staticmethod
+    def _cases_judged_while_offline(session, site: str, device: str, back_at: datetime) -> set[str]:
+        """Cases whose clocks fell due while the returning device was away: they get ``data_gap``."""
+        since = session.scalar(select(DeviceStatus.at).where(
+            DeviceStatus.site == site, DeviceStatus.device == device, DeviceStatus.state == "offline",
+            DeviceStatus.at <= back_at).order_by(DeviceStatus.at.desc()).limit(1))
+        if since is None:
+            return set()
+        return set(session.scalars(select(ClockRow.case_id).where(
+            ClockRow.site == site, ClockRow.deadline >= since, ClockRow.deadline <= back_at)))
+
+
+class _Row:
+    """Attribute view of an inserted event dict, for the audit digest."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)

@@ -1,0 +1,219 @@
+"""The paho-mqtt bridge: subscribe to device topics, ingest, acknowledge after commit; publish alerts.
+
+Delivery rules from MQTT-NOTES.md, each of which loses data when broken:
+- a persistent session: a stable client id, ``clean_start=False`` and a session expiry (paho's
+  default ``MQTT_CLEAN_START_FIRST_ONLY`` wipes the backlog on every process start);
+- manual acks, sent only after the events are committed, in arrival order;
+- a bounded hand-over queue and the MQTT v5 Receive Maximum, so a slow database slows the broker
+  instead of filling memory;
+- an ack is never sent on a newer connection than the message came on (paho drops pending acks on
+  reconnect and the broker redelivers; the event id de-duplicates).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import paho.mqtt.client as paho
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from monitor import metrics
+from monitor.alerts import ChannelError
+from monitor.ingest import Delivery, Ingestor
+
+log = logging.getLogger(__name__)
+NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def parse_url(url: str) -> tuple[str, int]:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("mqtt", "tcp", ""):
+        raise ValueError(f"MQTT URL {url!r}: use mqtt://HOST:PORT")
+    return parsed.hostname or "127.0.0.1", parsed.port or 1883
+
+
+@dataclass
+class _Message:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    generation: int
+
+
+class MqttBridge:
+    """Created unbound, bound to the services with :meth:`init` (one per runtime, so tests can run several)."""
+
+    name = "mqtt"
+
+    def __init__(self) -> None:
+        self.client: paho.Client | None = None
+        self.ingestor: Ingestor | None = None
+        self.subscribed = threading.Event()
+        self.connected = threading.Event()
+        self._generation = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._queue: queue.Queue[_Message] = queue.Queue()
+
+    def init(self, *, url: str, prefix: str, client_id: str, ingestor: Ingestor | None,
+             session_expiry: int = 3600, receive_maximum: int = 100, commit_batch: int = 500,
+             shared_group: str = "", username: str = "", password: str = "") -> None:
+        """Bind; ``ingestor=None`` makes a publish-only client (web processes publishing acks)."""
+        self.host, self.port = parse_url(url)
+        self.prefix = prefix.rstrip("/")
+        self.ingestor = ingestor
+        self.commit_batch = commit_batch
+        self.session_expiry = session_expiry
+        self.receive_maximum = receive_maximum
+        self.shared_group = shared_group
+        self._queue = queue.Queue(maxsize=max(receive_maximum, commit_batch) * 2)
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  protocol=paho.MQTTv5, manual_ack=ingestor is not None)
+        if username:
+            self.client.username_pw_set(username, password or None)
+        self.client.reconnect_delay_set(0.2, 5)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        assert self.client is not None, "init() first"
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self.session_expiry
+        properties.ReceiveMaximum = self.receive_maximum
+        self.client.connect_async(self.host, self.port, keepalive=15, clean_start=False, properties=properties)
+        self.client.loop_start()
+        if self.ingestor is not None:
+            self._thread = threading.Thread(target=self._ingest_loop, name="mqtt-ingest", daemon=True)
+            self._thread.start()
+
+    def stop(self, drain_timeout: float = 10.0) -> None:
+        """Drain what was handed over (committed and acked), then disconnect."""
+        deadline = time.monotonic() + drain_timeout
+        while self._thread and not self._queue.empty() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=drain_timeout)
+        if self.client:
+            self.client.disconnect()
+            self.client.loop_stop()
+
+    @property
+    def topics(self) -> list[str]:
+        topics = [f"{self.prefix}/+/+/events", f"{self.prefix}/+/+/status"]
+        if self.shared_group:
+            return [f"$share/{self.shared_group}/{t}" for t in topics]
+        return topics
+
+    # -- paho callbacks (network thread) ----------------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.warning("MQTT connection refused: %s", reason_code)
+            return
+        self._generation += 1
+        self.connected.set()
+        log.info("connected to MQTT broker %s:%s (session present: %s)", self.host, self.port,
+                 flags.session_present)
+        if self.ingestor is not None:
+            client.subscribe([(topic, 1) for topic in self.topics])
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        if all(not code.is_failure for code in reason_codes):
+            self.subscribed.set()
+            metrics.MQTT_CONNECTED.set(1)
+        else:
+            log.error("MQTT subscription refused: %s", reason_codes)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected.clear()
+        self.subscribed.clear()
+        metrics.MQTT_CONNECTED.set(0)
+        if not self._stop.is_set():
+            log.warning("MQTT connection lost (%s); reconnecting", reason_code)
+
+    def _on_message(self, client, userdata, message) -> None:
+        # Never raise here: paho would stop the loop (or, suppressed, ack and lose the message).
+        # Blocking on a full queue is the backpressure: the broker stops sending at Receive Maximum.
+        self._queue.put(_Message(message.topic, message.payload, message.mid, message.qos, self._generation))
+
+    # -- ingestion thread -------------------------------------------------------------------
+    def _ingest_loop(self) -> None:
+        while not self._stop.is_set():
+            batch = self._take_batch()
+            if batch:
+                self._handle_until_stored(batch)
+
+    def _take_batch(self) -> list[_Message]:
+        try:
+            batch = [self._queue.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        while len(batch) < self.commit_batch:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _handle_until_stored(self, batch: list[_Message]) -> None:
+        """Keep the batch unacknowledged until the database takes it (the broker holds the rest)."""
+        delay = 0.5
+        while True:
+            try:
+                self._handle(batch)
+                break
+            except Exception:  # noqa: BLE001 - a database outage must not kill ingestion
+                log.exception("could not store %d MQTT messages; retrying in %.1fs (not acknowledged)",
+                              len(batch), delay)
+                if self._stop.wait(delay):
+                    return
+                delay = min(delay * 2, 5.0)
+        for message in batch:
+            if message.qos > 0 and message.generation == self._generation:
+                self.client.ack(message.mid, message.qos)
+        metrics.INGEST_BATCH.observe(len(batch))
+
+    def _handle(self, batch: list[_Message]) -> None:
+        deliveries = []
+        for message in batch:
+            parts = self._topic_parts(message.topic)
+            if parts is None:
+                self.ingestor.reject(message.payload, f"mqtt:{message.topic}",
+                                     "topic does not name a valid site and device ([A-Za-z0-9_-]{1,64})")
+                continue
+            site, device, channel = parts
+            if channel == "status":
+                self.ingestor.record_status(site, device, message.payload, f"mqtt:{message.topic}")
+            else:
+                deliveries.append(Delivery(message.payload, f"mqtt:{message.topic}", site=site, device=device))
+        if deliveries:
+            self.ingestor.ingest(deliveries)
+
+    def _topic_parts(self, topic: str) -> tuple[str, str, str] | None:
+        rest = topic[len(self.prefix) + 1:].split("/") if topic.startswith(self.prefix + "/") else []
+        if len(rest) == 3 and NAME.match(rest[0]) and NAME.match(rest[1]) and rest[2] in ("events", "status"):
+            return rest[0], rest[1], rest[2]
+        return None
+
+    # -- alert channel ----------------------------------------------------------------------
+    def notify(self, change: dict[str, Any]) -> None:
+        """Publish an alert change to ``P/{site}/alerts`` (QoS 1)."""
+        if self.client is None:
+            return
+        alert = change["alert"]
+        info = self.client.publish(f"{self.prefix}/{alert['site']}/alerts", json.dumps(alert), qos=1)
+        if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
+            raise ChannelError(f"publish failed: {paho.error_string(info.rc)}", retryable=True)
+

@@ -1,0 +1,138 @@
+"""The standards in force: versions in the database, seeded from the standards directory.
+
+Every process (web or worker) keeps its own parsed copy and reloads when the newest version id
+in the database changes, so an edit applies everywhere without a restart.
+"""
+from __future__ import annotations
+
+import difflib
+import logging
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from monitor.core.standards import Standard, StandardSet
+from monitor.loader import StandardsError, load_set
+from monitor.store import audit
+from monitor.store.db import Database
+from monitor.store.models import StandardsVersion
+
+log = logging.getLogger(__name__)
+FILE_AUTHOR = "file"
+
+
+class VersionConflict(Exception):
+    """``If-Match`` named another version than the current one."""
+
+
+class Registry:
+    def __init__(self, db: Database, directory: str | Path) -> None:
+        self.db = db
+        self.directory = Path(directory)
+        self.current = StandardSet()
+        self._by_start: dict[str, list[Standard]] = {}
+        self._marker: int | None = None
+        self._lock = threading.Lock()
+
+    # -- loading ---------------------------------------------------------------------------
+    def import_directory(self, now: datetime | None = None) -> None:
+        """Store each file on disk as a version when it is new or changed since its last import."""
+        now = now or datetime.now(timezone.utc)
+        files = sorted(self.directory.glob("*.yaml")) if self.directory.is_dir() else []
+        with self.db.session() as session:
+            texts = {path.name: path.read_text(encoding="utf-8") for path in files}
+            proposed = self._latest_versions(session)
+            changed = {}
+            for name, text in texts.items():
+                last_import = session.scalar(
+                    select(StandardsVersion.text).where(StandardsVersion.file == name, StandardsVersion.author == FILE_AUTHOR)
+                    .order_by(StandardsVersion.version.desc()).limit(1))
+                if last_import != text:
+                    changed[name] = text
+                    proposed[name] = (text, proposed.get(name, ("", 0))[1] + 1)
+            if changed:
+                load_set(proposed)  # refuse the whole start when a file on disk does not validate
+                for name, text in changed.items():
+                    self._store_version(session, name, text, FILE_AUTHOR, now)
+        self.reload()
+
+    def _latest_versions(self, session: Session) -> dict[str, tuple[str, int]]:
+        newest = select(StandardsVersion.file, func.max(StandardsVersion.version).label("v")).group_by(
+            StandardsVersion.file).subquery()
+        rows = session.execute(select(StandardsVersion.file, StandardsVersion.text, StandardsVersion.version).join(
+            newest, (StandardsVersion.file == newest.c.file) & (StandardsVersion.version == newest.c.v)))
+        return {file: (text, version) for file, text, version in rows}
+
+    def reload(self) -> None:
+        with self.db.session() as session:
+            marker = session.scalar(select(func.max(StandardsVersion.id)))
+            versions = self._latest_versions(session)
+        standards = load_set(versions)
+        with self._lock:
+            self.current = standards
+            self._by_start = _index_by_start(standards.standards)
+            self._marker = marker
+
+    def refresh(self) -> bool:
+        """Reload when another process stored a version; returns whether anything changed."""
+        with self.db.session() as session:
+            marker = session.scalar(select(func.max(StandardsVersion.id)))
+        if marker == self._marker:
+            return False
+        try:
+            self.reload()
+        except StandardsError as exc:  # stored versions were validated on the way in; keep serving
+            log.error("stored standards no longer load: %s", exc)
+            return False
+        return True
+
+    def for_events(self, event_types: Iterable[str]) -> list[Standard]:
+        """Standards a case with these event types may start."""
+        found: dict[str, Standard] = {}
+        for event_type in event_types:
+            for standard in self._by_start.get(event_type, ()):
+                found[standard.id] = standard
+        return list(found.values())
+
+    # -- editing ---------------------------------------------------------------------------
+    def save(self, name: str, text: str, author: str, if_match: int | None = None,
+             now: datetime | None = None) -> int:
+        """Validate the file with every other file in force, store it as the next version, apply it."""
+        now = now or datetime.now(timezone.utc)
+        with self.db.session() as session:
+            versions = self._latest_versions(session)
+            current = versions.get(name, ("", 0))[1]
+            if if_match is not None and if_match != current:
+                raise VersionConflict(f"{name} is at version {current}, not {if_match}")
+            versions[name] = (text, current + 1)
+            load_set(versions)
+            version = self._store_version(session, name, text, author, now)
+        self.reload()
+        return version
+
+    @staticmethod
+    def _store_version(session: Session, name: str, text: str, author: str, now: datetime) -> int:
+        previous = session.execute(
+            select(StandardsVersion.version, StandardsVersion.text).where(StandardsVersion.file == name)
+            .order_by(StandardsVersion.version.desc()).limit(1)).first()
+        number = (previous.version if previous else 0) + 1
+        old_text = previous.text if previous else ""
+        diff = "".join(difflib.unified_diff(old_text.splitlines(True), text.splitlines(True),
+                                            f"{name}@{number - 1}", f"{name}@{number}"))
+        row = StandardsVersion(file=name, version=number, text=text, author=author, created_at=now, diff=diff)
+        session.add(row)
+        session.flush()
+        audit.append(session, "standards_version", [row])
+        return number
+
+
+def _index_by_start(standards: Iterable[Standard]) -> dict[str, list[Standard]]:
+    index: dict[str, list[Standard]] = {}
+    for standard in standards:
+        for event_type in standard.start_types:
+            index.setdefault(event_type, []).append(standard)
+    return index

@@ -1,0 +1,75 @@
+"""The deadline scheduler: wakes when a clock falls due and lets the evaluator open its alerts.
+
+Written as single steps (healthchecks' sendalerts): :meth:`Scheduler.step` claims due clocks with
+one conditional UPDATE (so several workers never take the same clock), re-evaluates their cases
+in the same transaction, commits, and says how many it handled. A test runs one step at a chosen
+``now``; :meth:`run` loops over steps and sleeps until the next due time or a wake-up.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select, update
+
+from monitor.alerts import Fanout
+from monitor.evaluator import CaseEvaluator
+from monitor.store.db import Database
+from monitor.store.models import ClockRow
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    def __init__(self, db: Database, evaluator: CaseEvaluator, fanout: Fanout,
+                 max_wait: timedelta = timedelta(seconds=1), batch: int = 500) -> None:
+        self.db = db
+        self.evaluator = evaluator
+        self.fanout = fanout
+        self.max_wait = max_wait
+        self.batch = batch
+        self._wake = threading.Event()
+        self._next_due: datetime | None = None
+
+    def wake(self, due: datetime | None = None) -> None:
+        """Ingestion stored a clock due at ``due``: wake up if that is sooner than planned."""
+        if due is None or self._next_due is None or due < self._next_due:
+            self._wake.set()
+
+    def step(self, now: datetime | None = None) -> int:
+        """Handle the clocks due at ``now``; return how many were claimed."""
+        now = now or datetime.now(timezone.utc)
+        with self.db.session() as session:
+            due_ids = select(ClockRow.id).where(ClockRow.next_due_at <= now).order_by(
+                ClockRow.next_due_at).limit(self.batch).scalar_subquery()
+            claimed = session.execute(
+                update(ClockRow).where(ClockRow.id.in_(due_ids), ClockRow.next_due_at <= now)
+                .values(next_due_at=None).returning(ClockRow.case_id)).scalars().all()
+            if not claimed:
+                return 0
+            changes, _ = self.evaluator.reevaluate(session, set(claimed), now)
+        self.fanout.publish(changes)
+        return len(claimed)
+
+    def next_due(self) -> datetime | None:
+        with self.db.session() as session:
+            return session.scalar(select(func.min(ClockRow.next_due_at)))
+
+    def run(self, stop: threading.Event) -> None:
+        """Loop until ``stop`` is set; a database outage is logged and retried, never fatal."""
+        while not stop.is_set():
+            try:
+                while self.step() >= self.batch and not stop.is_set():
+                    pass
+                self._next_due = self.next_due()
+            except Exception:  # noqa: BLE001 - the loop must outlive database outages
+                log.exception("scheduler step failed; retrying")
+                self._next_due = None
+                stop.wait(1.0)
+                continue
+            wait = self.max_wait.total_seconds()
+            if self._next_due is not None:
+                wait = min(wait, max(0.0, (self._next_due - datetime.now(timezone.utc)).total_seconds()))
+            self._wake.wait(wait)
+            self._wake.clear()

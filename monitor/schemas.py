@@ -1,0 +1,85 @@
+"""Wire formats validated with marshmallow: the event of SPEC §1 and the device status of §2."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+
+TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class Timestamp(fields.Field):
+    """RFC 3339 with an offset; a naive time would be read in the wrong zone, so it is refused."""
+
+    default_error_messages = {
+        "invalid": "not an RFC 3339 timestamp with offset, e.g. 2026-11-24T18:02:00+08:00",
+        "naive": "has no UTC offset; add Z or +HH:MM",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str) or not 10 <= len(value) <= 40:
+            raise self.make_error("invalid")
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise self.make_error("invalid") from None
+        if parsed.tzinfo is None or "T" not in value.upper() and " " not in value:
+            raise self.make_error("naive" if parsed.tzinfo is None else "invalid")
+        return parsed
+
+
+def _no_nul(value: str) -> None:
+    if "\x00" in value:
+        raise ValidationError("contains a NUL character")
+
+
+def _scalar_attrs(value: dict[str, Any]) -> None:
+    for name, item in value.items():
+        if not isinstance(name, str) or not 1 <= len(name) <= 64 or "\x00" in name:
+            raise ValidationError(f"attribute name {name!r} must be 1–64 characters")
+        if item is not None and not isinstance(item, (str, int, float, bool)):
+            raise ValidationError(f"attrs.{name} must be a string, number, true/false or null")
+        if isinstance(item, str) and "\x00" in item:
+            raise ValidationError(f"attrs.{name} contains a NUL character")
+
+
+def _text(low: int, high: int, **kwargs: Any) -> fields.String:
+    return fields.String(validate=[validate.Length(low, high), _no_nul], **kwargs)
+
+
+class EventSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    id = _text(1, 128, required=True)
+    case = _text(1, 200, required=True)
+    type = fields.String(required=True, validate=validate.Regexp(TYPE_PATTERN, error="must match [a-z][a-z0-9_.-]{{0,63}}"))
+    at = Timestamp(required=True)
+    site = fields.String(validate=validate.Regexp(NAME_PATTERN, error="must match [A-Za-z0-9_-]{{1,64}}"))
+    staff = _text(1, 200, allow_none=True)
+    attrs = fields.Dict(keys=fields.String(), validate=_scalar_attrs, load_default=dict)
+
+
+class StatusSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    state = fields.String(required=True, validate=validate.OneOf(["online", "offline"]))
+    at = Timestamp(load_default=None)
+
+
+EVENT_SCHEMA = EventSchema()
+STATUS_SCHEMA = StatusSchema()
+
+
+def one_line(messages: Any, prefix: str = "") -> str:
+    """Flatten marshmallow's nested error dict into one readable line."""
+    if isinstance(messages, dict):
+        return "; ".join(one_line(value, f"{prefix}{key}." if not str(key).isdigit() else prefix)
+                         for key, value in messages.items())
+    if isinstance(messages, list):
+        return "; ".join(one_line(item, prefix) for item in messages)
+    return f"{prefix.rstrip('.')}: {messages}" if prefix else str(messages)

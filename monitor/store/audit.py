@@ -1,0 +1,165 @@
+"""The tamper-evident audit trail: a hash chain over events, standards versions and alert actions.
+
+Each stored row gets a link ``hash = sha256(prev_hash | kind | ref | row_hash)``; ``row_hash`` is
+the hash of the row's canonical content *including its primary key*, so a row changed, deleted,
+inserted or moved to another key behind the service's back no longer matches its link.
+Anyone with write access could rebuild the whole chain, which is why reports print the head.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Iterator, Sequence
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from monitor.store.models import AlertAction, AuditRecord, EventRow, StandardsVersion
+
+GENESIS = "0" * 64
+_CHAIN_LOCK = 7_400_211  # pg advisory lock id: one writer appends to the chain at a time
+_CHUNK = 5000
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def row_digest(fields: dict[str, Any]) -> str:
+    payload = json.dumps({k: _canonical(v) for k, v in fields.items()}, sort_keys=True, ensure_ascii=False,
+                         separators=(",", ":"), default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def event_fields(row: EventRow | Any) -> dict[str, Any]:
+    return {"seq": row.seq, "id": row.id, "case": row.case_id, "type": row.type, "at": row.at, "site": row.site,
+            "device": row.device, "staff": row.staff, "attrs": row.attrs, "received_at": row.received_at,
+            "source": row.source}
+
+
+def version_fields(row: StandardsVersion | Any) -> dict[str, Any]:
+    return {"id": row.id, "file": row.file, "version": row.version, "text": row.text, "author": row.author,
+            "created_at": row.created_at, "diff": row.diff}
+
+
+def action_fields(row: AlertAction | Any) -> dict[str, Any]:
+    return {"seq": row.seq, "alert_id": row.alert_id, "action": row.action, "actor": row.actor, "at": row.at,
+            "alert": row.alert}
+
+
+#: kind → (table, primary-key column, canonical fields)
+KINDS = {
+    "event": (EventRow, EventRow.seq, event_fields),
+    "standards_version": (StandardsVersion, StandardsVersion.id, version_fields),
+    "alert_action": (AlertAction, AlertAction.seq, action_fields),
+}
+
+
+def link_hash(prev_hash: str, kind: str, ref: str, row_hash: str) -> str:
+    return hashlib.sha256(f"{prev_hash}|{kind}|{ref}|{row_hash}".encode()).hexdigest()
+
+
+def head(session: Session) -> str:
+    last = session.scalar(select(AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1))
+    return last or GENESIS
+
+
+def append(session: Session, kind: str, rows: Sequence[Any]) -> None:
+    """Chain freshly flushed rows of one kind, in the order given, inside the caller's transaction."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _CHAIN_LOCK})
+    _, _, fields = KINDS[kind]
+    prev = head(session)
+    records = []
+    for row in rows:
+        content = fields(row)
+        ref = str(content["seq"] if "seq" in content else content["id"])
+        digest = row_digest(content)
+        current = link_hash(prev, kind, ref, digest)
+        records.append({"kind": kind, "ref": ref, "row_hash": digest, "prev_hash": prev, "hash": current})
+        prev = current
+    session.execute(AuditRecord.__table__.insert(), records)
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    records: int
+    head: str
+    first_broken: dict[str, Any] | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "records": self.records, "head": self.head, "first_broken": self.first_broken}
+
+
+def _chain(session: Session) -> Iterator[AuditRecord]:
+    last = 0
+    while True:
+        batch = session.scalars(
+            select(AuditRecord).where(AuditRecord.seq > last).order_by(AuditRecord.seq).limit(_CHUNK)
+        ).all()
+        if not batch:
+            return
+        yield from batch
+        last = batch[-1].seq
+
+
+def _live_digests(session: Session, kind: str, refs: Iterable[str]) -> dict[str, str]:
+    table, key, fields = KINDS[kind]
+    wanted = [int(ref) for ref in refs]
+    rows = session.scalars(select(table).where(key.in_(wanted))).all() if wanted else []
+    return {str(fields(row)["seq"] if "seq" in fields(row) else fields(row)["id"]): row_digest(fields(row)) for row in rows}
+
+
+def verify(session: Session, progress=None) -> Verification:
+    """Re-hash the live rows against the chain; report the first broken link."""
+    prev = GENESIS
+    count = 0
+    pending: list[AuditRecord] = []
+    seen = {kind: 0 for kind in KINDS}
+
+    def check(batch: list[AuditRecord]) -> dict[str, Any] | None:
+        by_kind: dict[str, list[str]] = {}
+        for record in batch:
+            by_kind.setdefault(record.kind, []).append(record.ref)
+        live = {kind: _live_digests(session, kind, refs) for kind, refs in by_kind.items()}
+        for record in batch:
+            digest = live.get(record.kind, {}).get(record.ref)
+            if digest is None:
+                return {"seq": record.seq, "kind": record.kind, "reason": f"{record.kind} {record.ref} was deleted"}
+            if digest != record.row_hash:
+                return {"seq": record.seq, "kind": record.kind, "reason": f"{record.kind} {record.ref} was changed"}
+        return None
+
+    for record in _chain(session):
+        if record.prev_hash != prev or link_hash(prev, record.kind, record.ref, record.row_hash) != record.hash:
+            return Verification(False, count, prev, {"seq": record.seq, "kind": record.kind,
+                                                     "reason": "the chain link itself was altered"})
+        prev = record.hash
+        count += 1
+        seen[record.kind] = seen.get(record.kind, 0) + 1
+        pending.append(record)
+        if len(pending) >= _CHUNK:
+            broken = check(pending)
+            if broken:
+                return Verification(False, count, prev, broken)
+            pending = []
+            if progress:
+                progress(count)
+    broken = check(pending)
+    if broken:
+        return Verification(False, count, prev, broken)
+    for kind, (table, key, _fields) in KINDS.items():
+        live_count = session.scalar(select(func.count()).select_from(table)) or 0
+        if live_count != seen.get(kind, 0):
+            stray = session.scalar(select(func.min(key)).where(key.not_in(
+                select(func.cast(AuditRecord.ref, key.type)).where(AuditRecord.kind == kind))))
+            return Verification(False, count, prev, {"seq": None, "kind": kind,
+                                                     "reason": f"{kind} {stray} is not in the chain (inserted behind the service's back)"})
+    return Verification(True, count, prev, None)

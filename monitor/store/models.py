@@ -1,0 +1,190 @@
+"""Tables. Times are stored as UTC and come back aware, on SQLite and PostgreSQL alike."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out; naive UTC in the column (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(128), unique=True)
+    case_id: Mapped[str] = mapped_column(String(200), index=True)
+    type: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    site: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str | None] = mapped_column(String(64))
+    staff: Mapped[str | None] = mapped_column(String(200))
+    attrs: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(300))
+
+    __table_args__ = (Index("ix_events_site_at", "site", "at"), Index("ix_events_type_at", "type", "at"))
+
+
+class DeadLetter(Base):
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    source: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)
+
+
+class DeviceStatus(Base):
+    """Each status message a device sent (§2), the history the data-gap rule reads."""
+
+    __tablename__ = "device_status"
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    site: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+    received_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_device_status_site_at", "site", "at"),)
+
+
+class ClockRow(Base):
+    """The latest evaluation of one clock; ``next_due_at`` is what the scheduler claims on."""
+
+    __tablename__ = "clocks"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    standard_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int]
+    case_id: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200))
+    site: Mapped[str] = mapped_column(String(64))
+    staff: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))
+    start_event_id: Mapped[str] = mapped_column(String(128))
+    start_at: Mapped[datetime]
+    #: start in the site's timezone, "YYYY-MM-DD HH:MM:SS", so reports group by local day in SQL
+    start_local: Mapped[str] = mapped_column(String(19))
+    deadline: Mapped[datetime | None]
+    warn_at: Mapped[datetime | None]
+    stop_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    paused_since: Mapped[datetime | None]
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    data_gap: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("standard_id", "case_id", "key", name="uq_clocks_identity"),
+        Index("ix_clocks_standard_start", "standard_id", "start_at"),
+        Index("ix_clocks_case", "case_id"),
+    )
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    step: Mapped[int]
+    standard_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int]
+    site: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime]
+    opened_at: Mapped[datetime] = mapped_column(index=True)
+    to: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(String(16))
+
+    __table_args__ = (
+        UniqueConstraint("standard_id", "case_id", "key", "kind", "step", name="uq_alerts_once"),
+        Index("ix_alerts_case", "case_id"),
+    )
+
+
+class AlertAction(Base):
+    """Every change of an alert, in order: the SSE log (``seq`` is the event id) and audit input."""
+
+    __tablename__ = "alert_actions"
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(String(36), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime]
+    alert: Mapped[dict[str, Any]]
+
+
+class StandardsVersion(Base):
+    __tablename__ = "standards_versions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    file: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    diff: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (UniqueConstraint("file", "version", name="uq_standards_versions"),)
+
+
+class Token(Base):
+    __tablename__ = "tokens"
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    sites: Mapped[list[Any]]
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+
+
+class AuditRecord(Base):
+    """One link of the hash chain: the hash of a live row, chained to the link before it."""
+
+    __tablename__ = "audit_chain"
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[str] = mapped_column(String(200))
+    row_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_audit_kind_ref", "kind", "ref"),)
