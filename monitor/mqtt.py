@@ -66,8 +66,11 @@ class MqttBridge:
 
     def init(self, *, url: str, prefix: str, client_id: str, ingestor: Ingestor | None,
              session_expiry: int = 3600, receive_maximum: int = 100, commit_batch: int = 500,
-             shared_group: str = "", username: str = "", password: str = "") -> None:
-        """Bind; ``ingestor=None`` makes a publish-only client (web processes publishing acks)."""
+             shared_group: str = "", username: str = "", password: str = "", mqtt5: bool = True) -> None:
+        """Bind; ``ingestor=None`` makes a publish-only client (web processes publishing acks).
+
+        ``mqtt5=False`` speaks MQTT 3.1.1 (the embedded amqtt broker knows nothing newer) with
+        ``clean_session=False``, the 3.1.1 way of keeping the session."""
         self.host, self.port = parse_url(url)
         self.prefix = prefix.rstrip("/")
         self.ingestor = ingestor
@@ -76,8 +79,10 @@ class MqttBridge:
         self.receive_maximum = receive_maximum
         self.shared_group = shared_group
         self._queue = queue.Queue(maxsize=max(receive_maximum, commit_batch) * 2)
+        self.mqtt5 = mqtt5
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=paho.MQTTv5, manual_ack=ingestor is not None)
+                                  protocol=paho.MQTTv5 if mqtt5 else paho.MQTTv311,
+                                  clean_session=None if mqtt5 else False, manual_ack=ingestor is not None)
         if username:
             self.client.username_pw_set(username, password or None)
         self.client.reconnect_delay_set(0.2, 5)
@@ -89,10 +94,13 @@ class MqttBridge:
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
         assert self.client is not None, "init() first"
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = self.session_expiry
-        properties.ReceiveMaximum = self.receive_maximum
-        self.client.connect_async(self.host, self.port, keepalive=15, clean_start=False, properties=properties)
+        if self.mqtt5:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = self.session_expiry
+            properties.ReceiveMaximum = self.receive_maximum
+            self.client.connect_async(self.host, self.port, keepalive=15, clean_start=False, properties=properties)
+        else:
+            self.client.connect_async(self.host, self.port, keepalive=15)
         self.client.loop_start()
         if self.ingestor is not None:
             self._thread = threading.Thread(target=self._ingest_loop, name="mqtt-ingest", daemon=True)

@@ -58,7 +58,8 @@ class Runtime:
                     ingestor=self.ingestor if subscribe else None,
                     session_expiry=c.get("mqtt.session_expiry"), receive_maximum=c.get("mqtt.receive_maximum"),
                     commit_batch=c.get("ingest.commit_batch"), shared_group=shared_group,
-                    username=c.get("mqtt.username"), password=c.get("mqtt.password"))
+                    username=c.get("mqtt.username"), password=c.get("mqtt.password"),
+                    mqtt5=self.broker is None)
         bridge.start()
         self.fanout.add(bridge)
         self.bridge = bridge

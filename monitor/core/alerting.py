@@ -87,8 +87,9 @@ def plan_alerts(
         if point.kind == ESCALATION and breach_acknowledged and not point.even_if_acknowledged:
             continue
         (to_open if point.due_at <= now else upcoming).append(point)
-    if any(p.kind == BREACH for p in to_open):
-        # Learned of the clock only after its deadline: the breach says it all, a warning is noise.
+    breach = points.get((BREACH, 0))
+    if breach is not None and breach.due_at <= now:
+        # Past the deadline a warning that never went out is noise: the breach says it all.
         to_open = [p for p in to_open if p.kind != WARNING]
     return AlertPlan(
         open=tuple(sorted(to_open, key=lambda p: p.due_at)),
