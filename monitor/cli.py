@@ -201,5 +201,14 @@ def user_create(name: str, role: str, password_stdin: bool) -> None:
     click.echo(f"user {name} ({role}) created")
 
 
+def _register_commands() -> None:
+    from monitor.reports.commands import audit, report
+
+    main.add_command(report)
+    main.add_command(audit)
+
+
+_register_commands()
+
 if __name__ == "__main__":
     main()

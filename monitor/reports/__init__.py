@@ -1,0 +1,1 @@
+"""Compliance reports: aggregation in the database, exports to JSON, CSV, XLSX and PDF."""
