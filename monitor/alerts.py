@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, Sequence
 
@@ -66,6 +65,12 @@ def apply_plan(changes: AlertChanges, clock_identity: tuple[str, str, str], cloc
         row.state, row.resolved_at, row.resolution = RESOLVED, now, resolution
         changes.record(row, "resolved", None, now)
     for point in plan.open:
+        if point.key in existing:  # a retracted alert whose (moved) due time came after all
+            row = existing[point.key]
+            row.state, row.due_at, row.opened_at, row.to = OPEN, point.due_at, now, point.to
+            row.resolved_at = row.resolution = None
+            changes.record(row, "reopened", None, now)
+            continue
         row = AlertRow(
             id=str(uuid.uuid4()), kind=point.kind, step=point.step, standard_id=standard_id, version=version,
             site=site, case_id=case_id, key=key, state=OPEN, due_at=point.due_at, opened_at=now, to=point.to,

@@ -82,7 +82,8 @@ def plan_alerts(
     breach_acknowledged = existing.get((BREACH, 0)) == ACKNOWLEDGED
     to_open, upcoming = [], []
     for point in points.values():
-        if point.key in existing or holding:
+        # A retracted alert may open again: late data moved the deadline and the new one passed.
+        if holding or existing.get(point.key, RETRACTED) != RETRACTED:
             continue
         if point.kind == ESCALATION and breach_acknowledged and not point.even_if_acknowledged:
             continue

@@ -5,6 +5,7 @@ none) and outside its pauses. Every function takes and returns aware datetimes.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
@@ -56,18 +57,24 @@ class Calendar:
                     if closes == time(0)
                     else datetime.combine(day, closes, self.timezone)
                 )
+                # Counted in UTC: same-zone aware arithmetic would use wall time and miscount
+                # the hour a daylight-saving change adds or removes inside a window.
+                begin, end = begin.astimezone(timezone.utc), end.astimezone(timezone.utc)
                 if end > start:
                     yield max(begin, start), end
 
 
+_WINDOW = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-(?:([01][0-9]|2[0-3]):([0-5][0-9])|(24):(00))$")
+
+
 def parse_window(text: str) -> Window:
-    """``"09:00-17:30"`` → (09:00, 17:30); ``24:00`` as an end means midnight."""
-    try:
-        opens_text, closes_text = (part.strip() for part in text.split("-"))
-        opens = time.fromisoformat(opens_text)
-        closes = time(0) if closes_text == "24:00" else time.fromisoformat(closes_text)
-    except ValueError as exc:
-        raise ValueError(f"bad window {text!r}: write HH:MM-HH:MM, e.g. 09:00-17:30") from exc
+    """``"09:00-17:30"`` → (09:00, 17:30); an end of ``24:00`` (or ``00:00``) means midnight."""
+    match = _WINDOW.match(text.replace(" ", "")) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"bad window {text!r}: write HH:MM-HH:MM, e.g. 09:00-17:30")
+    hour, minute, end_hour, end_minute, _, _ = match.groups()
+    opens = time(int(hour), int(minute))
+    closes = time(int(end_hour), int(end_minute)) if end_hour is not None else time(0)
     if closes != time(0) and closes <= opens:
         raise ValueError(f"bad window {text!r}: it must close after it opens")
     return opens, closes

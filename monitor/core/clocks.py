@@ -86,20 +86,26 @@ def _unique_sorted(events: Iterable[Event]) -> list[Event]:
 
 
 def _group_by_key(standard: Standard, events: list[Event]) -> dict[str, list[Event]]:
-    """One event list per correlation key; events without the attribute concern every key.
+    """One event list per correlation key.
 
-    A guest leaving (no ``order_id``) cancels every open drink order of the table.
+    Starts and stops count only with the key (SPEC: "stopped by the first stop event with the
+    same attrs[ATTR]"); cancel, pause and resume events without the attribute concern every key,
+    so a guest leaving (no ``order_id``) cancels every open drink order of the table.
     """
     attr = standard.correlate or ""
+    keyed_only = standard.start_types | set(standard.stop)
     keys = [
         _key_text(event.attrs.get(attr))
         for event in events
         if event.type in standard.start_types and attr in event.attrs
     ]
-    groups: dict[str, list[Event]] = {}
-    for key in dict.fromkeys(keys):
-        groups[key] = [e for e in events if attr not in e.attrs or _key_text(e.attrs.get(attr)) == key]
-    return groups
+
+    def belongs(event: Event, key: str) -> bool:
+        if attr in event.attrs:
+            return _key_text(event.attrs[attr]) == key
+        return event.type not in keyed_only
+
+    return {key: [e for e in events if belongs(e, key)] for key in dict.fromkeys(keys)}
 
 
 def _key_text(value: object) -> str:

@@ -5,7 +5,9 @@ import re
 from datetime import timedelta
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION = re.compile(r"^(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$")
+#: Longer than any promise a floor makes; also keeps datetime arithmetic from overflowing.
+MAX_DURATION = timedelta(days=3660)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -18,6 +20,8 @@ def parse_duration(text: str) -> timedelta:
     seconds = sum(int(value) * unit for value, unit in zip(match.groups(), _UNITS.values()) if value)
     if seconds <= 0:
         raise ValueError(f"duration {text!r} must be longer than zero")
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"duration {text!r} is longer than the {MAX_DURATION.days}d limit")
     return timedelta(seconds=seconds)
 
 
