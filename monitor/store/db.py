@@ -15,13 +15,22 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # WAL lets web processes read while a worker writes; the busy timeout makes writers queue
-    # instead of failing with "database is locked".
+    # instead of failing with "database is locked". pysqlite's own BEGIN handling is switched off
+    # so that _begin_immediate below decides how transactions start.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _begin_immediate(connection) -> None:
+    # A deferred transaction that reads and then writes gets SQLITE_BUSY at once (no waiting)
+    # when another connection wrote in between; taking the write lock up front makes concurrent
+    # writers (ingestion, scheduler, acks) queue on the busy timeout instead.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -35,6 +44,7 @@ class Database:
         if url.startswith("sqlite"):
             engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _begin_immediate)
             return engine
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
