@@ -5,7 +5,6 @@ import signal
 import sys
 import threading
 from datetime import date
-from pathlib import Path
 
 import click
 from flask import Flask
@@ -128,6 +127,39 @@ def lint(paths: tuple[str, ...]) -> None:
     sys.exit(linter.main(list(paths) or [Config.load().get("standards.dir")], today=date.today()))
 
 
+@main.command(help="SMART evaluation of the standards in force on the stored data (all, or one by ID).")
+@click.argument("standard_id", required=False)
+@click.option("--days", default=28, show_default=True, help="Evaluation window: the last N days.")
+@click.option("--json", "as_json", is_flag=True, help="Print the SPEC §4 JSON instead of a summary.")
+def smart(standard_id: str | None, days: int, as_json: bool) -> None:
+    import json
+    from datetime import datetime, timezone
+
+    from monitor.evaluation import default_window, smart_evaluation
+    from monitor.runtime import Runtime
+
+    runtime = Runtime(Config.load())
+    runtime.prepare()
+    current = runtime.registry.current
+    chosen = [current.get(standard_id)] if standard_id else list(current.standards)
+    if chosen == [None]:
+        raise click.ClickException(f"no standard {standard_id!r}; in force: {', '.join(s.id for s in current.standards)}")
+    now = datetime.now(timezone.utc)
+    with runtime.db.session() as session:
+        for standard in chosen:
+            result = smart_evaluation(session, current, standard, default_window(now, days), now.date()).to_json()
+            if as_json:
+                click.echo(json.dumps(result, ensure_ascii=False))
+                continue
+            click.echo(f"{standard.id} (v{standard.version}): {result['grade']}")
+            for name, criterion in result["criteria"].items():
+                click.echo(f"  {name:<11} {criterion['status']}")
+                for finding in criterion["findings"]:
+                    click.echo(f"      - {finding}")
+            for suggestion in result["suggestions"]:
+                click.echo(f"  suggestion: {suggestion}")
+
+
 @main.group(help="API tokens (bearer tokens for devices and scripts).")
 def token() -> None:
     pass
@@ -199,6 +231,33 @@ def user_create(name: str, role: str, password_stdin: bool) -> None:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"user {name} ({role}) created")
+
+
+@main.group(help="MQTT devices (Mosquitto password and ACL files).")
+def devices() -> None:
+    pass
+
+
+@devices.command("provision", help="Add a device: it may publish only under P/SITE/DEVICE/ and read P/SITE/alerts. "
+                                   "Prints its password once (last line); its username is SITE.DEVICE. "
+                                   "Reload Mosquitto afterwards (SIGHUP).")
+@click.argument("site")
+@click.argument("device")
+@click.option("--passwd-file", required=True, type=click.Path(dir_okay=False), help="Mosquitto password_file.")
+@click.option("--acl-file", required=True, type=click.Path(dir_okay=False), help="Mosquitto acl_file.")
+def devices_provision(site: str, device: str, passwd_file: str, acl_file: str) -> None:
+    from pathlib import Path
+
+    from monitor.devices import provision
+
+    try:
+        username, password = provision(site, device, Path(passwd_file), Path(acl_file),
+                                       Config.load().get("mqtt.topic_prefix"))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"device {username} provisioned in {passwd_file} and {acl_file}; reload Mosquitto (SIGHUP). "
+               "Its password, shown once:", err=True)
+    click.echo(password)
 
 
 def _register_commands() -> None:

@@ -19,6 +19,7 @@ for _name in [n for n in os.environ if n.startswith("MONITOR_") and n not in ("M
     del os.environ[_name]
 
 HERE = Path(__file__).parent
+ROOT_DIR = HERE.parent
 ENGINE_STANDARDS = HERE / "engine_standards"
 ADMIN = "test-admin-token"
 PG_URL = os.environ.get("MONITOR_TEST_DATABASE_URL")
