@@ -108,11 +108,20 @@ class Registry:
             current = versions.get(name, ("", 0))[1]
             if if_match is not None and if_match != current:
                 raise VersionConflict(f"{name} is at version {current}, not {if_match}")
-            versions[name] = (text, current + 1)
-            load_set(versions)
+            self._with_file(versions, name, text)
             version = self._store_version(session, name, text, author, now)
         self.reload()
         return version
+
+    def propose(self, name: str, text: str) -> StandardSet:
+        """The standards that would be in force with ``name`` replaced by ``text`` (validated)."""
+        with self.db.session() as session:
+            return self._with_file(self._latest_versions(session), name, text)
+
+    @staticmethod
+    def _with_file(versions: dict[str, tuple[str, int]], name: str, text: str) -> StandardSet:
+        versions[name] = (text, versions.get(name, ("", 0))[1] + 1)
+        return load_set(versions)
 
     @staticmethod
     def _store_version(session: Session, name: str, text: str, author: str, now: datetime) -> int:

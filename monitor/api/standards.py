@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, timezone
 
 from flask import Response, jsonify, request
 from sqlalchemy import func, select
 
-from monitor.api import api, current_identity, page, page_args, require, runtime
+from monitor.api import api, current_identity, int_arg, page, page_args, require, runtime
+from monitor.core.smart import static_findings, static_grade
+from monitor.core.standards import StandardSet
+from monitor.evaluation import backtest, default_window, smart_evaluation
 from monitor.errors import ApiError
 from monitor.loader import StandardsError
 from monitor.registry import VersionConflict
@@ -25,8 +29,67 @@ def _file_name(name: str) -> str:
 @api.get("/standards")
 @require()
 def list_standards():
-    standards = runtime().registry.current.standards
-    return jsonify({"items": [standard_json(s) for s in standards], "next": None})
+    current = runtime().registry.current
+    today = date.today()
+    items = []
+    for standard in current.standards:
+        criteria = static_findings(standard, current.catalogue, today)
+        items.append({**standard_json(standard), "smart": {
+            "grade": static_grade(criteria).value,
+            "criteria": {name: criterion.status.value for name, criterion in criteria.items()}}})
+    return jsonify({"items": items, "next": None})
+
+
+@api.get("/standards/<standard_id>/smart")
+@require()
+def standard_smart(standard_id: str):
+    rt = runtime()
+    standard = rt.registry.current.get(standard_id)
+    if standard is None:
+        raise ApiError(404, "not_found", f"no standard with id {standard_id!r} is in force")
+    days = int_arg("days", 28)
+    if not 1 <= days <= 3660:
+        raise ApiError(400, "bad_request", "days must be between 1 and 3660")
+    now = datetime.now(timezone.utc)
+    with rt.db.session() as session:
+        result = smart_evaluation(session, rt.registry.current, standard, default_window(now, days), now.date())
+    return jsonify(result.to_json())
+
+
+@api.post("/standards/backtest")
+@require("operations")
+def backtest_standards():
+    name = _file_name(request.args.get("file", "proposed.yaml"))
+    days = int_arg("days", 28)
+    if not 1 <= days <= 3660:
+        raise ApiError(400, "bad_request", "days must be between 1 and 3660")
+    rt = runtime()
+    proposed = _proposed(rt, name, _yaml_body())
+    now = datetime.now(timezone.utc)
+    window = default_window(now, days)
+    changed = proposed.file(name)
+    with rt.db.session() as session:
+        results = backtest(session, rt.registry.current, StandardSet((changed,)), window, now)
+    return jsonify({"file": name, "window": {"from": iso(window[0]), "to": iso(window[1])}, "standards": results})
+
+
+def _yaml_body() -> str:
+    try:
+        return request.get_data().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "bad_request", "send the YAML as UTF-8 text") from None
+
+
+def _problems(name: str, exc: StandardsError) -> ApiError:
+    details = [{"file": p.file, "line": p.line, "column": p.column, "message": p.message} for p in exc.problems]
+    return ApiError(422, "invalid_standards", f"{name} was refused; nothing changed", details)
+
+
+def _proposed(rt, name: str, text: str) -> StandardSet:
+    try:
+        return rt.registry.propose(name, text)
+    except StandardsError as exc:
+        raise _problems(name, exc) from None
 
 
 @api.get("/standards/files/<name>")
@@ -54,17 +117,13 @@ def _if_match() -> int | None:
 @require("operations")
 def put_file(name: str):
     name = _file_name(name)
-    try:
-        text = request.get_data().decode("utf-8")
-    except UnicodeDecodeError:
-        raise ApiError(400, "bad_request", "send the YAML as UTF-8 text") from None
+    text = _yaml_body()
     try:
         version = runtime().registry.save(name, text, current_identity().name, _if_match())
     except VersionConflict as exc:
         raise ApiError(412, "precondition_failed", str(exc)) from None
     except StandardsError as exc:
-        details = [{"file": p.file, "line": p.line, "column": p.column, "message": p.message} for p in exc.problems]
-        raise ApiError(422, "invalid_standards", f"{name} was refused; nothing changed", details) from None
+        raise _problems(name, exc) from None
     response = jsonify({"file": name, "version": version})
     response.headers["ETag"] = f'"{version}"'
     return response, 200
