@@ -60,13 +60,38 @@ def run(host: str | None, port: int | None) -> None:
     app = create_app()
     runtime = app.extensions["smartmon"]
     config = runtime.config
+    _first_run_login(runtime, host or config.get("web.host"), port if port is not None else config.get("web.port"))
     if config.get("mqtt.enabled"):
         runtime.start_mqtt(subscribe=True)
     runtime.start_scheduler()
     runtime.start_standards_refresh()
-    if config.get("simulator.enabled"):
-        _start_simulator(config)
-    _serve(app, host or config.get("web.host"), port if port is not None else config.get("web.port"))
+    simulator = _start_simulator(config) if config.get("simulator.enabled") else None
+    try:
+        _serve(app, host or config.get("web.host"), port if port is not None else config.get("web.port"))
+    finally:
+        if simulator is not None:
+            simulator.terminate()
+
+
+def _first_run_login(runtime, host: str, port: int) -> None:
+    """With no way to log in configured, make a one-off admin password so a newcomer can look."""
+    import secrets
+
+    from sqlalchemy import func, select
+
+    from monitor.store.models import User
+
+    config = runtime.config
+    if config.get("admin_password") or config.get("admin_token"):
+        return
+    with runtime.db.session() as session:
+        if session.scalar(select(func.count()).select_from(User)):
+            return
+    password = secrets.token_urlsafe(12)
+    config.values["admin_password"] = password
+    click.echo(f"no login is configured: log in at http://{host}:{port}/login as 'admin' with password "
+               f"{password} (this run only; set MONITOR_ADMIN_PASSWORD or create users with "
+               "'python -m monitor user create')", err=True)
 
 
 @main.command(help="Web processes only (API, pages); run behind gunicorn in production: gunicorn wsgi:app.")
@@ -98,11 +123,15 @@ def worker(worker_id: str) -> None:
     runtime.stop()
 
 
-def _start_simulator(config: Config) -> None:
+def _start_simulator(config: Config):
+    """The demo floor (sensors.simulate) as a child process publishing to the same broker."""
     import subprocess
 
-    subprocess.Popen([sys.executable, "-m", "sensors.simulate", "--mqtt-url", config.get("mqtt.url"),
-                      "--tables", str(config.get("simulator.tables")), "--speed", str(config.get("simulator.speed"))])
+    site = next(iter(config.sites), "demo")
+    click.echo(f"starting the floor simulator for site {site}", err=True)
+    return subprocess.Popen([sys.executable, "-m", "sensors.simulate", "--mqtt-url", config.get("mqtt.url"),
+                             "--site", site, "--tables", str(config.get("simulator.tables")),
+                             "--speed", str(config.get("simulator.speed")), "--progress-every", "200"])
 
 
 @main.group(help="Database schema.")
