@@ -158,6 +158,7 @@ def test_two_schedulers_claim_each_due_clock_once(db_url, runtime):
 
     send(runtime, *[(f"s{i}", f"t{i}", "seated", T) for i in range(40)])
     other = Runtime(Config.load(overrides=app_config(db_url)))
+    other.prepare()
     claimed = []
     barrier = threading.Barrier(2)
 
