@@ -24,7 +24,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     app = Flask(__name__)
     app.config["SECRET_KEY"] = config.get("web.secret_key") or os.environ.get("MONITOR_SECRET_KEY") or secrets.token_hex(32)
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
-    app.config["JSON_SORT_KEYS"] = False
+    # Lax keeps the login cookie off cross-site POSTs; the API's same-origin check is the second line.
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = bool(config.get("web.secure_cookies"))
     runtime = Runtime(config)
     if prepare:
         runtime.prepare()

@@ -35,7 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "ingest": {"max_future_skew": "5m", "max_payload_bytes": 262144, "max_batch": 1000, "commit_batch": 500},
     "engine": {"clock_skew_tolerance": "30s"},
     "scheduler": {"max_wait": "1s", "enabled": True},
-    "web": {"host": "127.0.0.1", "port": 8080, "secret_key": ""},
+    "web": {"host": "127.0.0.1", "port": 8080, "secret_key": "", "secure_cookies": False},
     "default_timezone": "UTC",
     "sites": [],
     "admin_token": "",

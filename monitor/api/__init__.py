@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 from typing import Any, Callable, Sequence
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, current_app, g, request, session
 
@@ -19,6 +19,23 @@ def runtime() -> Runtime:
     return current_app.extensions["smartmon"]
 
 
+def same_origin() -> bool:
+    """True when a state-changing request comes from one of our own pages.
+
+    Browsers send ``Origin`` on every cross-site POST (and ``Referer`` as a fallback on older
+    ones); a request carrying neither is not from a browser page, so it cannot be cross-site
+    request forgery. Only host and port are compared with the Host the request was sent to: a
+    TLS-terminating proxy makes the scheme differ, but it must pass Host through unchanged.
+    """
+    sent_from = request.headers.get("Origin") or request.headers.get("Referer")
+    if not sent_from:
+        return True
+    return urlsplit(sent_from).netloc.lower() == request.host.lower()
+
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
 def current_identity() -> Identity | None:
     """Bearer token first (devices, scripts, wall screens), then the login session."""
     if "identity" in g:
@@ -29,6 +46,9 @@ def current_identity() -> Identity | None:
         with runtime().db.session() as db_session:
             identity = identify_token(db_session, header[7:].strip(), runtime().config.get("admin_token"))
     elif "user" in session:
+        if request.method not in SAFE_METHODS and not same_origin():
+            # A cookie rides along on a forged cross-site form post; a bearer token never does.
+            raise ApiError(403, "forbidden", "cross-site request refused: send it from this site's pages")
         identity = Identity(session["user"], session["role"])
     g.identity = identity
     return identity

@@ -1,0 +1,94 @@
+"""``/standards``: the promises in force with their SMART cards, one standard's detail, the editor."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from flask import render_template
+from sqlalchemy import select
+
+from monitor.api import runtime
+from monitor.api.standards import FILE_NAME
+from monitor.core.standards import Standard
+from monitor.store.models import StandardsVersion
+from monitor.views import iso
+from monitor.web import pages
+from monitor.web.format import rule_in_words
+from monitor.web.security import PEOPLE, page
+
+log = logging.getLogger(__name__)
+
+CRITERIA_LABELS = {"specific": "Specific", "measurable": "Measurable", "achievable": "Achievable",
+                   "relevant": "Relevant", "time_bound": "Time-bound"}
+EDITOR_VERSIONS = 10
+
+
+def static_card(standard: Standard, catalogue: Mapping[str, str]) -> dict[str, Any] | None:
+    """The SMART card as far as the YAML alone tells (the data half comes from the API).
+
+    None when the evaluation cannot be made: the card is then left out rather than the page failing.
+    """
+    try:
+        from monitor.core import smart
+
+        criteria = smart.static_findings(standard, catalogue, datetime.now(timezone.utc).date())
+        suggestions = list(dict.fromkeys(s for c in criteria.values() for s in c.suggestions))
+        return {"grade": str(smart.static_grade(criteria)),
+                "criteria": {name: {"status": str(c.status), "findings": list(c.findings)}
+                             for name, c in criteria.items()},
+                "suggestions": suggestions}
+    except Exception:  # noqa: BLE001 - a page shows the rule even when the SMART check breaks
+        log.exception("static SMART evaluation of %s failed", standard.id)
+        return None
+
+
+def _files() -> list[dict[str, Any]]:
+    with runtime().db.session() as session:
+        rows = session.execute(select(StandardsVersion.file, StandardsVersion.version, StandardsVersion.author,
+                                      StandardsVersion.created_at)
+                               .order_by(StandardsVersion.file, StandardsVersion.version.desc())).all()
+    latest: dict[str, dict[str, Any]] = {}
+    for file, version, author, created_at in rows:
+        latest.setdefault(file, {"name": file, "version": version, "author": author, "created_at": iso(created_at)})
+    in_force = runtime().registry.current
+    for entry in latest.values():
+        loaded = in_force.file(entry["name"])
+        entry["standards"] = [s.id for s in loaded.standards] if loaded else []
+    return list(latest.values())
+
+
+@pages.get("/standards")
+@page(*PEOPLE)
+def standards():
+    in_force = runtime().registry.current
+    catalogue = in_force.catalogue
+    cards = [(s, static_card(s, catalogue)) for s in in_force.standards]
+    return render_template("pages/standards.html", cards=cards, files=_files(), labels=CRITERIA_LABELS)
+
+
+@pages.get("/standards/<standard_id>")
+@page(*PEOPLE)
+def standard(standard_id: str):
+    in_force = runtime().registry.current
+    found = in_force.get(standard_id)
+    if found is None:
+        return render_template("pages/error.html", status=404, title="No such standard",
+                               message=f"No standard with id “{standard_id}” is in force."), 404
+    catalogue = in_force.catalogue
+    return render_template("pages/standard.html", s=found, rule=rule_in_words(found, catalogue),
+                           card=static_card(found, catalogue), labels=CRITERIA_LABELS)
+
+
+@pages.get("/standards/files/<name>/edit")
+@page("operations")
+def edit_file(name: str):
+    if not FILE_NAME.match(name):
+        return render_template("pages/error.html", status=404, title="No such file",
+                               message="A standards file name looks like restaurant.yaml."), 404
+    with runtime().db.session() as session:
+        versions = session.scalars(select(StandardsVersion).where(StandardsVersion.file == name)
+                                   .order_by(StandardsVersion.version.desc()).limit(EDITOR_VERSIONS)).all()
+    current = versions[0] if versions else None
+    return render_template("pages/editor.html", name=name, text=current.text if current else "",
+                           version=current.version if current else 0, versions=versions)

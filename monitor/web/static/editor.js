@@ -1,0 +1,118 @@
+// The standards editor: PUT the YAML with If-Match, show 422 problems by line and column, 412 conflicts.
+(() => {
+  "use strict";
+  const form = document.getElementById("editor");
+  if (!form) return;
+  const area = document.getElementById("yaml");
+  const status = document.getElementById("status");
+  const position = document.getElementById("position");
+  const problemsBox = document.getElementById("problems-box");
+  const problems = document.getElementById("problems");
+  const conflict = document.getElementById("conflict");
+  const saveButton = document.getElementById("save");
+  let version = form.dataset.version;          // the ETag we edit from: "0" for a new file
+  let saved = area.value;
+
+  function where() {
+    const before = area.value.slice(0, area.selectionStart).split("\n");
+    position.textContent = `line ${before.length}, column ${before[before.length - 1].length + 1}`;
+  }
+  ["keyup", "click", "select", "input"].forEach((e) => area.addEventListener(e, where));
+
+  function goTo(line, column) {
+    const lines = area.value.split("\n");
+    let offset = 0;
+    for (let i = 0; i < Math.min(line - 1, lines.length); i += 1) offset += lines[i].length + 1;
+    offset += Math.max(0, (column || 1) - 1);
+    area.focus();
+    area.setSelectionRange(offset, offset);
+    // Scroll the line into view: lines are of equal height in the monospace textarea.
+    const lineHeight = area.scrollHeight / Math.max(lines.length, 1);
+    area.scrollTop = Math.max(0, (line - 5) * lineHeight);
+    where();
+  }
+
+  function showProblems(body) {
+    problems.replaceChildren();
+    const details = (body.error && body.error.details) || [];
+    document.getElementById("problems-title").textContent =
+      `${(body.error && body.error.message) || "Refused"} — ${details.length} problem${details.length === 1 ? "" : "s"}:`;
+    for (const d of details) {
+      const item = document.createElement("li");
+      const jump = document.createElement("button");
+      jump.type = "button";
+      jump.textContent = `${d.file}:${d.line}:${d.column}: ${d.message}`;
+      jump.dataset.line = d.line;
+      jump.addEventListener("click", () => goTo(Number(d.line) || 1, Number(d.column) || 1));
+      item.appendChild(jump);
+      problems.appendChild(item);
+    }
+    problemsBox.hidden = false;
+    problemsBox.scrollIntoView({ block: "nearest" });
+  }
+
+  async function save(ifMatch) {
+    saveButton.disabled = true;
+    status.textContent = "Saving…";
+    problemsBox.hidden = true;
+    conflict.hidden = true;
+    let response;
+    try {
+      response = await fetch(form.dataset.url, {
+        method: "PUT",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/yaml", "If-Match": `"${ifMatch}"`, Accept: "application/json" },
+        body: area.value,
+      });
+    } catch (error) {
+      status.textContent = "Could not reach the monitor; nothing was saved.";
+      saveButton.disabled = false;
+      return;
+    }
+    saveButton.disabled = false;
+    let body = {};
+    try { body = await response.json(); } catch (error) { /* keep {} */ }
+    if (response.ok) {
+      version = String(body.version);
+      form.dataset.version = version;
+      saved = area.value;
+      status.textContent = `Saved as version ${version} and in force now.`;
+      return;
+    }
+    status.textContent = "";
+    if (response.status === 422) return showProblems(body);
+    if (response.status === 412) return showConflict();
+    if (response.status === 401) { window.location.assign("/login?next=" + encodeURIComponent(location.pathname)); return; }
+    status.textContent = (body.error && body.error.message) || `The monitor refused (${response.status}).`;
+  }
+
+  async function showConflict() {
+    let current = "a newer version";
+    let author = "";
+    try {
+      const head = await fetch(form.dataset.url, { credentials: "same-origin" });
+      const tag = (head.headers.get("ETag") || "").replace(/"/g, "");
+      if (tag) { current = `version ${tag}`; conflict.dataset.current = tag; }
+      const history = await fetch(`${form.dataset.url}/versions?limit=1`, { credentials: "same-origin" });
+      const latest = (await history.json()).items[0];
+      if (latest) author = ` by ${latest.author} at ${latest.created_at}`;
+    } catch (error) { /* the message still says what happened */ }
+    document.getElementById("conflict-text").textContent =
+      `Not saved: someone else saved ${current}${author} after you opened version ${version}. ` +
+      "Your text is still here. Look at theirs, then save yours over it if it should win.";
+    conflict.hidden = false;
+    conflict.scrollIntoView({ block: "nearest" });
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    save(version);
+  });
+  document.getElementById("overwrite").addEventListener("click", () => save(conflict.dataset.current || version));
+  area.addEventListener("keydown", (event) => {
+    if ((event.ctrlKey || event.metaKey) && event.key === "s") { event.preventDefault(); save(version); }
+  });
+  window.addEventListener("beforeunload", (event) => {
+    if (area.value !== saved) { event.preventDefault(); event.returnValue = ""; }
+  });
+})();

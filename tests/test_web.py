@@ -1,0 +1,421 @@
+"""The web pages through Flask's test client: sign-in, roles, the board's data attributes, the case page."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from monitor.auth import create_token, create_user
+from monitor.ingest import Delivery
+from tests.conftest import ADMIN, app_config
+
+# Time is injected into ingestion and the scheduler, as in test_scheduler.py; an hour back so
+# nothing is "in the future" for code that reads the real clock.
+T = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+S = timedelta(seconds=1)
+M = timedelta(minutes=1)
+PASSWORD = "correct-horse-9"
+PERSONS = {"manager": "mei", "operations": "olga", "auditor": "ada", "admin": "root"}
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+class Node:
+    def __init__(self, tag: str, attrs: dict[str, str | None], parent: "Node | None") -> None:
+        self.tag, self.attrs, self.parent, self.children, self.text = tag, attrs, parent, [], ""
+
+    def iter(self):
+        yield self
+        for child in self.children:
+            yield from child.iter()
+
+    def find_all(self, tag: str | None = None, **attrs: str) -> list["Node"]:
+        wanted = {k.replace("_", "-"): v for k, v in attrs.items()}
+        return [n for n in self.iter() if (tag is None or n.tag == tag)
+                and all(n.attrs.get(k) == v if v is not True else k in n.attrs for k, v in wanted.items())]
+
+    def find(self, tag: str | None = None, **attrs: str) -> "Node | None":
+        found = self.find_all(tag, **attrs)
+        return found[0] if found else None
+
+    def all_text(self) -> str:
+        return self.text + "".join(c.all_text() for c in self.children)
+
+
+class Page(HTMLParser):
+    """Just enough of a DOM to ask 'is this button inside that alert?'."""
+
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.root = self.current = Node("#document", {}, None)
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        node = Node(tag, dict(attrs), self.current)
+        self.current.children.append(node)
+        if tag not in self.VOID:
+            self.current = node
+
+    def handle_startendtag(self, tag, attrs):
+        self.current.children.append(Node(tag, dict(attrs), self.current))
+
+    def handle_endtag(self, tag):
+        node = self.current
+        while node is not None and node.tag != tag:
+            node = node.parent
+        if node is not None and node.parent is not None:
+            self.current = node.parent
+
+    def handle_data(self, data):
+        self.current.text += data
+
+
+def page(response) -> Node:
+    return Page(response.get_data(as_text=True)).root
+
+
+def send(runtime, *events, now=None, site="bj-01"):
+    payload = json.dumps([{"id": e[0], "case": e[1], "type": e[2], "at": e[3].isoformat(), **(e[4] if len(e) > 4 else {})}
+                          for e in events]).encode()
+    outcome = runtime.ingestor.ingest([Delivery(payload, "test", site=site, device="tab")],
+                                      now=now or max(e[3] for e in events))[0]
+    assert not outcome.rejected, outcome.rejected
+
+
+def alert_ids(client) -> dict[str, str]:
+    items = client.get("/api/v1/alerts", headers={"Authorization": f"Bearer {ADMIN}"}).json["items"]
+    return {a["kind"]: a["id"] for a in items}
+
+
+@pytest.fixture
+def people(runtime) -> dict[str, str]:
+    """A person per role, all with PASSWORD; returns role → name."""
+    with runtime.db.session() as session:
+        for role, name in PERSONS.items():
+            create_user(session, name, role, PASSWORD)
+    return PERSONS
+
+
+def sign_in(client, name: str, password: str = PASSWORD, **extra):
+    return client.post("/login", data={"username": name, "password": password, **extra})
+
+
+@pytest.fixture
+def breached(runtime):
+    """Table 12 seated at T, nobody greeted: the warning and the breach are open."""
+    send(runtime, ("s1", "table-12/2026-11-24T18:02", "seated", T))
+    runtime.scheduler.step(T + 90 * S)
+    runtime.scheduler.step(T + 2 * M + S)
+    return "table-12/2026-11-24T18:02"
+
+
+# -- signing in and out ----------------------------------------------------------------------------
+def test_it_sends_a_browser_without_a_session_to_the_login_form(client):
+    response = client.get("/standards?x=1")
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/login" and parse_qs(location.query)["next"] == ["/standards?x=1"]
+    form = page(client.get("/login"))
+    assert form.find("input", name="username") is not None and form.find("input", name="password") is not None
+
+
+def test_it_signs_in_with_the_form_goes_where_it_was_asked_and_signs_out(client, people):
+    response = sign_in(client, "mei", next="/standards")
+    assert response.status_code == 302 and response.headers["Location"] == "/standards"
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    with client.session_transaction() as session:
+        assert (session["user"], session["role"]) == ("mei", "manager")
+    assert client.get("/").status_code == 200
+    assert "mei" in client.get("/").get_data(as_text=True)
+    assert client.get("/logout").headers["Location"] == "/login"
+    with client.session_transaction() as session:
+        assert "user" not in session
+    assert client.get("/").status_code == 302
+
+
+def test_a_wrong_password_is_refused_and_signs_nobody_in(client, people):
+    response = sign_in(client, "mei", "not-the-password")
+    assert response.status_code == 401
+    assert "Unknown name or wrong password" in response.get_data(as_text=True)
+    with client.session_transaction() as session:
+        assert "user" not in session
+    assert sign_in(client, "nobody").status_code == 401
+
+
+def test_the_bootstrap_admin_signs_in_with_the_configured_password(db_url):
+    from monitor.app import create_app
+
+    app = create_app(app_config(db_url, admin_password="bootstrap-pw-1"))
+    try:
+        client = app.test_client()
+        assert sign_in(client, "admin", "bootstrap-pw-1").status_code == 302
+        with client.session_transaction() as session:
+            assert session["role"] == "admin"
+    finally:
+        app.extensions["smartmon"].db.dispose()
+
+
+def test_after_login_it_only_goes_to_a_page_of_this_site(client, people):
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        client.get("/logout")
+        assert sign_in(client, "mei", next=target).headers["Location"] == "/"
+
+
+def test_a_login_form_posted_from_another_site_is_refused(client, people):
+    response = client.post("/login", data={"username": "mei", "password": PASSWORD},
+                           headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403
+    with client.session_transaction() as session:
+        assert "user" not in session
+    referred = client.post("/login", data={"username": "mei", "password": PASSWORD},
+                           headers={"Referer": "https://evil.example/login"})
+    assert referred.status_code == 403
+    # Our own page, also behind a TLS-terminating proxy (https origin, plain http to the app).
+    for origin in ("http://localhost", "https://localhost"):
+        client.get("/logout")
+        same_site = client.post("/login", data={"username": "mei", "password": PASSWORD}, headers={"Origin": origin})
+        assert same_site.status_code == 302, origin
+
+
+def test_pages_take_the_api_bearer_token(client, admin):
+    assert client.get("/", headers=admin).status_code == 200
+    bad = client.get("/", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+
+
+def test_a_wall_screen_link_with_a_token_signs_the_screen_in_and_drops_the_token(client, runtime):
+    with runtime.db.session() as session:
+        _, secret = create_token(session, "manager", name="wall-1")
+    response = client.get(f"/?site=bj-01&token={secret}&kiosk=1")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/?site=bj-01&kiosk=1"
+    with client.session_transaction() as session:
+        assert (session["user"], session["role"]) == ("token:wall-1", "manager")
+    assert client.get("/?site=bj-01&kiosk=1").status_code == 200
+    assert client.get("/?token=wrong").status_code == 401
+
+
+# -- roles -----------------------------------------------------------------------------------------
+PAGES = {
+    "/": ("manager", "operations", "auditor", "admin"),
+    "/board/clocks": ("manager", "operations", "auditor", "admin"),
+    "/standards": ("manager", "operations", "auditor", "admin"),
+    "/standards/greet": ("manager", "operations", "auditor", "admin"),
+    "/standards/files/floor.yaml/edit": ("operations", "admin"),
+    "/cases/t1": ("manager", "operations", "auditor", "admin"),
+    "/reports": ("auditor", "admin"),
+    "/audit": ("auditor", "admin"),
+    "/dead-letters": ("operations", "admin"),
+}
+
+
+@pytest.mark.parametrize("role", list(PERSONS))
+def test_each_page_opens_for_its_roles_and_says_403_to_the_others(client, runtime, people, role):
+    send(runtime, ("s1", "t1", "seated", T))
+    sign_in(client, people[role])
+    for path, roles in PAGES.items():
+        response = client.get(path)
+        expected = 200 if role in roles else 403
+        assert response.status_code == expected, (path, role, response.status_code)
+        if expected == 403:
+            assert "Not for your role" in response.get_data(as_text=True)
+
+
+def test_a_device_token_opens_no_page(client, runtime):
+    with runtime.db.session() as session:
+        _, secret = create_token(session, "device", name="tab-1")
+    for path in PAGES:
+        assert client.get(path, headers={"Authorization": f"Bearer {secret}"}).status_code == 403, path
+
+
+def test_the_menu_offers_only_what_the_role_may_open(client, people):
+    sign_in(client, "mei")
+    links = {a.attrs["href"] for a in page(client.get("/")).find("nav").find_all("a")}
+    assert links == {"/", "/standards"}
+    client.get("/logout")
+    sign_in(client, "ada")
+    links = {a.attrs["href"] for a in page(client.get("/")).find("nav").find_all("a")}
+    assert links == {"/", "/standards", "/reports", "/audit"}
+
+
+# -- the board -------------------------------------------------------------------------------------
+def test_the_board_shows_each_open_alert_with_its_data_attributes_and_an_ack_button(client, people, breached):
+    ids = alert_ids(client)
+    sign_in(client, "mei")
+    board = page(client.get("/"))
+    alert = board.find(data_alert_id=ids["breach"])
+    assert alert is not None
+    assert (alert.attrs["data-kind"], alert.attrs["data-case"], alert.attrs["data-standard"],
+            alert.attrs["data-state"]) == ("breach", breached, "greet", "open")
+    button = alert.find("button", data_action="ack")
+    assert button is not None and "hidden" not in button.attrs
+    assert board.find(data_alert_id=ids["warning"]).attrs["data-kind"] == "warning"
+    # The breach (red) comes before the warning (amber): what needs someone most goes first.
+    order = [a.attrs["data-kind"] for a in board.find(id="alerts").find_all(data_alert_id=True)]
+    assert order == ["breach", "warning"]
+    assert "Greet seated guests" in alert.all_text()
+    assert alert.find("a").attrs["href"] == "/cases/table-12/2026-11-24T18:02"
+
+
+def test_an_alert_acknowledged_with_the_session_cookie_shows_muted_without_its_button(client, people, breached):
+    ids = alert_ids(client)
+    sign_in(client, "mei")
+    response = client.post(f"/api/v1/alerts/{ids['breach']}/ack", json={"note": "on my way"})
+    assert response.status_code == 200 and response.json["acknowledged_by"] == "mei"
+    alert = page(client.get("/")).find(data_alert_id=ids["breach"])
+    assert alert.attrs["data-state"] == "acknowledged" and "state-acknowledged" in alert.attrs["class"]
+    assert "hidden" in alert.find("button", data_action="ack").attrs
+    assert "on my way" in alert.all_text()
+
+
+def test_resolved_alerts_leave_the_board_and_stopped_clocks_leave_the_clock_list(client, runtime, people, breached):
+    sign_in(client, "mei")
+    send(runtime, ("g1", breached, "greeted", T + 3 * M))
+    board = page(client.get("/"))
+    assert board.find(id="alerts").find(data_alert_id=True) is None
+    assert "hidden" not in board.find(id="no-alerts").attrs
+    assert board.find(data_clock=True) is None
+
+
+def test_people_who_may_not_acknowledge_get_no_ack_button(client, people, breached):
+    sign_in(client, "ada")
+    board = page(client.get("/"))
+    assert board.find(id="alerts").find(data_alert_id=True) is not None
+    assert board.find(id="alerts").find("button", data_action="ack") is None
+
+
+def test_the_board_lists_running_clocks_nearest_deadline_first_and_resumes_the_stream(client, runtime, people):
+    send(runtime, ("s1", "late", "seated", T), ("s2", "early", "seated", T - 5 * M),
+         ("o1", "bar", "drink_ordered", T + 30 * S, {"attrs": {"order_id": "A"}}), now=T + S)
+    sign_in(client, "mei")
+    board = page(client.get("/"))
+    clocks = board.find(id="clocks").find_all(data_clock=True)
+    assert [(c.attrs["data-case"], c.attrs["data-standard"]) for c in clocks] == [
+        ("early", "greet"), ("late", "greet"), ("bar", "drinks")]
+    assert clocks[0].attrs["data-deadline"] == (T - 3 * M).isoformat().replace("+00:00", "Z")
+    assert clocks[2].attrs["data-key"] == "A"
+    # The page tells board.js where the SSE stream must resume: the newest alert action.
+    grid = board.find(data_board=True)
+    assert grid.attrs["data-last-seq"].isdigit()
+    fragment = page(client.get("/board/clocks"))
+    assert [c.attrs["data-case"] for c in fragment.find_all(data_clock=True)] == ["early", "late", "bar"]
+
+
+def test_a_board_for_one_site_shows_only_that_site(client, runtime, people):
+    send(runtime, ("s1", "bj-table", "seated", T), site="bj-01")
+    send(runtime, ("s2", "sh-table", "seated", T), site="sh-02")
+    runtime.scheduler.step(T + 2 * M + S)
+    sign_in(client, "mei")
+    board = page(client.get("/?site=sh-02"))
+    assert {a.attrs["data-case"] for a in board.find(id="alerts").find_all(data_alert_id=True)} == {"sh-table"}
+    assert board.find(data_board=True).attrs["data-site"] == "sh-02"
+
+
+def test_the_board_template_for_live_alerts_has_the_same_attributes_and_button(client, people):
+    sign_in(client, "mei")
+    template = page(client.get("/")).find("template", id="alert-template")
+    card = template.find(data_alert_id=True)
+    for name in ("data-kind", "data-case", "data-standard", "data-state"):
+        assert name in card.attrs
+    assert card.find("button", data_action="ack") is not None
+
+
+def test_pages_forbid_inline_script_and_are_never_cached(client, admin):
+    response = client.get("/", headers=admin)
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
+    assert client.get("/assets/board.js").status_code == 200
+    assert "<script>" not in response.get_data(as_text=True)
+
+
+# -- cases, standards, editor, reports, dead letters ------------------------------------------------
+def test_the_case_page_shows_the_events_in_order_with_each_clock(client, runtime, people, breached):
+    send(runtime, ("g1", breached, "greeted", T + 3 * M, {"staff": "li", "attrs": {"table": 12}}))
+    sign_in(client, "mei")
+    response = client.get(f"/cases/{breached}")
+    assert response.status_code == 200
+    case = page(response)
+    assert [r.attrs["data-type"] for r in case.find_all("tr", data_event_id=True)] == ["seated", "greeted"]
+    clock = case.find("tr", data_standard="greet")
+    assert clock.attrs["data-state"] == "missed"
+    text = clock.all_text()
+    assert "missed" in text and "3 min" in text
+    assert "table=12" in response.get_data(as_text=True)
+    assert case.find("svg", **{"class": "timeline"}) is not None
+    kinds = {r.attrs["data-kind"]: r.attrs["data-state"] for r in case.find_all("tr", data_alert_id=True)}
+    assert kinds == {"warning": "resolved", "breach": "resolved"}
+    assert client.get("/cases/no-such-case").status_code == 404
+
+
+def test_the_standards_pages_show_the_rule_in_words_and_smart_cards(client, people):
+    sign_in(client, "olga")
+    listing = page(client.get("/standards"))
+    card = listing.find("article", data_standard="greet")
+    assert card is not None and "Greet seated guests" in card.all_text()
+    assert card.find(**{"class": "smart"}) is not None
+    assert listing.find("tr", data_file="floor.yaml").find("a").attrs["href"] == "/standards/files/floor.yaml/edit"
+    detail = client.get("/standards/greet").get_data(as_text=True)
+    assert "stop within 2 min" in detail and "escalates to floor-manager" in detail
+    assert "/api/v1/standards/greet/smart" in detail
+    assert client.get("/standards/nope").status_code == 404
+
+
+def test_the_editor_holds_the_current_yaml_and_version(client, runtime, people):
+    sign_in(client, "olga")
+    editor = page(client.get("/standards/files/floor.yaml/edit"))
+    form = editor.find("form", id="editor")
+    assert form.attrs["data-version"] == "1" and form.attrs["data-url"] == "/api/v1/standards/files/floor.yaml"
+    assert "id: greet" in editor.find("textarea").all_text()
+    fresh = page(client.get("/standards/files/new-branch.yaml/edit")).find("form", id="editor")
+    assert fresh.attrs["data-version"] == "0"
+    assert client.get("/standards/files/..%2Fetc.yaml/edit").status_code == 404
+
+
+def test_the_reports_page_links_each_download_for_the_chosen_period(client, people):
+    sign_in(client, "ada")
+    response = client.get("/reports?from=2026-11-01&to=2026-11-07&group_by=day")
+    downloads = {a.attrs["data-format"]: a.attrs["href"] for a in page(response).find_all("a", data_format=True)}
+    assert set(downloads) == {"CSV", "Excel (XLSX)", "PDF"}
+    query = parse_qs(urlsplit(downloads["PDF"]).query)
+    assert urlsplit(downloads["PDF"]).path == "/api/v1/reports/compliance"
+    assert query == {"from": ["2026-11-01"], "to": ["2026-11-08"], "group_by": ["day"], "format": ["pdf"]}
+    assert "format=json" in page(response).find(id="report").attrs["data-url"]
+
+
+def test_the_dead_letters_page_shows_each_rejected_payload_with_its_reason(client, runtime, people):
+    runtime.ingestor.ingest([Delivery(b"{not json", "mqtt:smartmon/v1/bj-01/tab/events", site="bj-01", device="tab")],
+                            now=T)
+    sign_in(client, "olga")
+    text = client.get("/dead-letters").get_data(as_text=True)
+    assert "{not json" in text and "mqtt:smartmon/v1/bj-01/tab/events" in text
+
+
+def test_the_audit_page_calls_the_chain_check(client, people):
+    sign_in(client, "ada")
+    assert page(client.get("/audit")).find(id="audit").attrs["data-url"] == "/api/v1/audit/verify"
+
+
+@pytest.mark.parametrize("text", ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>'])
+def test_case_ids_and_attributes_are_escaped(client, runtime, people, text):
+    send(runtime, ("x1", f"t{text}", "seated", T, {"attrs": {"note": text}}))
+    runtime.scheduler.step(T + 2 * M + S)
+    sign_in(client, "mei")
+    for path in ("/", f"/cases/t{text}"):
+        html = client.get(path).get_data(as_text=True)
+        assert text not in html and re.search(r"&lt;|&#34;|&quot;", html), path
+
+
+def test_an_acknowledgement_forged_by_another_site_is_refused(client, people, breached):
+    ids = alert_ids(client)
+    sign_in(client, "mei")
+    # What a hostile page's <form method=post action=…/ack> sends: the cookie, no JSON, its own Origin.
+    forged = client.post(f"/api/v1/alerts/{ids['breach']}/ack", headers={"Origin": "https://evil.example"})
+    assert forged.status_code == 403
+    assert client.post(f"/api/v1/alerts/{ids['breach']}/ack", json={},
+                       headers={"Origin": "http://localhost"}).status_code == 200
