@@ -68,7 +68,7 @@ class Registry:
         return {file: (text, version) for file, text, version in rows}
 
     def reload(self) -> None:
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             marker = session.scalar(select(func.max(StandardsVersion.id)))
             versions = self._latest_versions(session)
         standards = load_set(versions)
@@ -79,7 +79,7 @@ class Registry:
 
     def refresh(self) -> bool:
         """Reload when another process stored a version; returns whether anything changed."""
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             marker = session.scalar(select(func.max(StandardsVersion.id)))
         if marker == self._marker:
             return False
@@ -115,7 +115,7 @@ class Registry:
 
     def propose(self, name: str, text: str) -> StandardSet:
         """The standards that would be in force with ``name`` replaced by ``text`` (validated)."""
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             return self._with_file(self._latest_versions(session), name, text)
 
     @staticmethod

@@ -53,7 +53,7 @@ class Scheduler:
         return len(claimed)
 
     def next_due(self) -> datetime | None:
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             return session.scalar(select(func.min(ClockRow.next_due_at)))
 
     def run(self, stop: threading.Event) -> None:

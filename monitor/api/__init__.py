@@ -43,7 +43,7 @@ def current_identity() -> Identity | None:
     identity = None
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
-        with runtime().db.session() as db_session:
+        with runtime().db.read_session() as db_session:
             identity = identify_token(db_session, header[7:].strip(), runtime().config.get("admin_token"))
     elif "user" in session:
         if request.method not in SAFE_METHODS and not same_origin():

@@ -29,7 +29,7 @@ def list_alerts():
     if request.args.get("case"):
         query = query.where(AlertRow.case_id == request.args["case"])
     query = query.order_by(AlertRow.opened_at.desc(), AlertRow.id.desc()).offset(offset).limit(limit + 1)
-    with runtime().db.session() as session:
+    with runtime().db.read_session() as session:
         rows = session.scalars(query).all()
     return jsonify(page([alert_json(r) for r in rows[:limit]], limit, offset, len(rows) > limit))
 
@@ -61,7 +61,7 @@ def _start_seq() -> int:
             return int(value)
         except ValueError:
             raise ApiError(400, "bad_request", "Last-Event-ID must be a whole number") from None
-    with runtime().db.session() as session:
+    with runtime().db.read_session() as session:
         return session.scalar(select(func.max(AlertAction.seq))) or 0
 
 
@@ -76,7 +76,7 @@ def alert_stream():
         quiet_since = time.monotonic()
         yield "retry: 2000\n\n"
         while True:
-            with rt.db.session() as session:
+            with rt.db.read_session() as session:
                 actions = session.execute(select(AlertAction.seq, AlertAction.alert).where(AlertAction.seq > last)
                                           .order_by(AlertAction.seq).limit(500)).all()
             for seq, alert in actions:

@@ -1,1 +1,25 @@
-"""Placeholder: filled in by the audit work."""
+"""GET /audit/verify (SPEC §6, §7): re-hash the live rows against the hash chain.
+
+``?head=HASH`` (the chain head a report names) also checks that the chain still contains it.
+"""
+from __future__ import annotations
+
+import re
+
+from flask import jsonify, request
+
+from monitor.api import api, require, runtime
+from monitor.errors import ApiError
+from monitor.store import audit
+
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+@api.get("/audit/verify")
+@require("auditor")
+def audit_verify():
+    expected = request.args.get("head") or None
+    if expected is not None and not _HASH.fullmatch(expected):
+        raise ApiError(400, "bad_request", "head must be a chain head: 64 lowercase hex digits",
+                       {"parameter": "head"})
+    return jsonify(audit.verify(runtime().db, expect_head=expected).to_json())

@@ -11,7 +11,7 @@ from monitor.views import clock_json, event_json
 
 
 def case_document(case: str) -> dict:
-    with runtime().db.session() as session:
+    with runtime().db.read_session() as session:
         events = session.scalars(select(EventRow).where(EventRow.case_id == case).order_by(EventRow.at, EventRow.id)).all()
         clocks = session.scalars(select(ClockRow).where(ClockRow.case_id == case).order_by(ClockRow.start_at, ClockRow.standard_id, ClockRow.key)).all()
         if not events:

@@ -13,6 +13,6 @@ from monitor.views import dead_letter_json
 @require("operations")
 def list_dead_letters():
     limit, offset = page_args()
-    with runtime().db.session() as session:
+    with runtime().db.read_session() as session:
         rows = session.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).offset(offset).limit(limit + 1)).all()
     return jsonify(page([dead_letter_json(r) for r in rows[:limit]], limit, offset, len(rows) > limit))

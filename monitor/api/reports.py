@@ -1,1 +1,35 @@
-"""Placeholder: filled in by the reports work."""
+"""GET /reports/compliance (SPEC §6, §7): the compliance report as JSON, CSV, XLSX or PDF."""
+from __future__ import annotations
+
+from flask import Response, request
+
+from monitor.api import api, require, runtime
+from monitor.errors import ApiError
+from monitor.reports.compliance import build_report, site_namer
+from monitor.reports.exports import MEDIA_TYPES, filename, render
+from monitor.reports.params import ReportParamError, parse_format, report_query
+
+PARAMETERS = ("from", "to", "site", "standard", "group_by", "format")
+
+
+@api.get("/reports/compliance")
+@require("auditor")
+def compliance_report():
+    rt = runtime()
+    unknown = [name for name in request.args if name not in PARAMETERS]
+    if unknown:
+        raise ApiError(400, "bad_request", f"unknown parameter {unknown[0]!r}; this report takes "
+                                           f"{', '.join(PARAMETERS)}", {"parameter": unknown[0]})
+    try:
+        fmt = parse_format(request.args.get("format"))
+        query = report_query(request.args.get("from"), request.args.get("to"), request.args.getlist("site"),
+                             request.args.getlist("standard"), request.args.getlist("group_by"))
+        document = build_report(rt.db, rt.registry.current, query, site_namer(rt.config), daily=fmt == "pdf")
+    except ReportParamError as exc:
+        raise ApiError(400, "bad_request", exc.message, {"parameter": exc.param}) from None
+    disposition = "inline" if fmt == "json" else "attachment"
+    return Response(render(document, fmt), mimetype=None, headers={
+        "Content-Type": MEDIA_TYPES[fmt],
+        "Content-Disposition": f'{disposition}; filename="{filename(document, fmt)}"',
+        "Cache-Control": "no-store",
+    })

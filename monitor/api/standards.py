@@ -51,7 +51,7 @@ def standard_smart(standard_id: str):
     if not 1 <= days <= 3660:
         raise ApiError(400, "bad_request", "days must be between 1 and 3660")
     now = datetime.now(timezone.utc)
-    with rt.db.session() as session:
+    with rt.db.read_session() as session:
         result = smart_evaluation(session, rt.registry.current, standard, default_window(now, days), now.date())
     return jsonify(result.to_json())
 
@@ -68,7 +68,7 @@ def backtest_standards():
     now = datetime.now(timezone.utc)
     window = default_window(now, days)
     changed = proposed.file(name)
-    with rt.db.session() as session:
+    with rt.db.read_session() as session:
         results = backtest(session, rt.registry.current, StandardSet((changed,)), window, now)
     return jsonify({"file": name, "window": {"from": iso(window[0]), "to": iso(window[1])}, "standards": results})
 
@@ -95,7 +95,7 @@ def _proposed(rt, name: str, text: str) -> StandardSet:
 @api.get("/standards/files/<name>")
 @require()
 def get_file(name: str):
-    with runtime().db.session() as session:
+    with runtime().db.read_session() as session:
         row = session.scalars(select(StandardsVersion).where(StandardsVersion.file == _file_name(name))
                               .order_by(StandardsVersion.version.desc()).limit(1)).first()
     if row is None:
@@ -133,7 +133,7 @@ def put_file(name: str):
 @require()
 def file_versions(name: str):
     limit, offset = page_args()
-    with runtime().db.session() as session:
+    with runtime().db.read_session() as session:
         total = session.scalar(select(func.count()).where(StandardsVersion.file == _file_name(name)))
         if not total:
             raise ApiError(404, "not_found", f"no standards file named {name}")

@@ -1,12 +1,161 @@
-"""CLI commands for auditors: ``report`` and ``audit verify`` (placeholder until the reports work lands)."""
+"""CLI commands for auditors: ``python -m monitor report …`` and ``python -m monitor audit verify``.
+
+Both only read: they use the database and the standards versions stored in it as they are (no
+migration, no import of the standards directory), so an auditor's read-only login suffices.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
 import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from monitor.config import Config, ConfigError
+from monitor.reports.params import (
+    FORMATS,
+    ReportParamError,
+    format_bound,
+    parse_format,
+    report_query,
+)
 
 
-@click.command(help="Compliance report (placeholder).")
-def report() -> None:
-    raise click.ClickException("not implemented yet")
+class CommandFailed(click.ClickException):
+    """Could not run at all (exit 2), as opposed to a broken chain (exit 1)."""
+
+    exit_code = 2
+
+
+def _database(config: Config):
+    from monitor.store.db import Database
+
+    return Database(config.get("database.url"))
+
+
+def _load_config() -> Config:
+    try:
+        return Config.load()
+    except ConfigError as exc:
+        raise CommandFailed(f"configuration: {exc}") from None
+
+
+def _no_schema(exc: Exception) -> CommandFailed:
+    return CommandFailed(f"cannot read the smartmon tables ({str(exc).splitlines()[0]}); "
+                         "is MONITOR_DATABASE_URL right, and has `python -m monitor db upgrade` run?")
+
+
+@click.command(help="Compliance report per standard over clocks whose start lies in [FROM, TO). Dates are "
+                    "midnight in each site's own timezone; RFC 3339 timestamps are instants. Default: the last "
+                    "28 days.")
+@click.option("--from", "start", metavar="DATE|TIMESTAMP", help="First day or instant (inclusive).")
+@click.option("--to", "end", metavar="DATE|TIMESTAMP", help="Day or instant the report stops before (exclusive).")
+@click.option("--site", "sites", multiple=True, help="Only these sites (repeatable or comma-separated).")
+@click.option("--standard", "standards", multiple=True, help="Only these standards (repeatable or comma-separated).")
+@click.option("--group-by", default="", metavar="KEYS",
+              help="Comma-separated: site, day, week, month, hour, staff (day/week/hour are site-local).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Output format; default taken from the -o file's extension, else json.")
+@click.option("-o", "--output", default="-", type=click.Path(dir_okay=False, allow_dash=True),
+              help="File to write (default: standard output).")
+def report(start, end, sites, standards, group_by, fmt, output) -> None:
+    from monitor.registry import Registry
+    from monitor.reports.compliance import build_report, site_namer
+    from monitor.reports.exports import render
+
+    suffix = Path(output).suffix.lstrip(".").lower() if output != "-" else ""
+    fmt = fmt or (suffix if suffix in FORMATS else "json")
+    try:
+        parse_format(fmt)
+        query = report_query(start, end, sites, standards, group_by)
+    except ReportParamError as exc:
+        option = {"from": "--from", "to": "--to", "group_by": "--group-by"}.get(exc.param, f"--{exc.param}")
+        raise click.BadParameter(exc.message, param_hint=option) from None
+    if output == "-" and fmt in ("xlsx", "pdf") and sys.stdout.isatty():
+        raise click.UsageError(f"{fmt} is binary: give -o FILE (or redirect standard output)")
+    config = _load_config()
+    database = _database(config)
+    started = time.monotonic()
+    click.echo(f"compliance report {format_bound(query.start)} to {format_bound(query.end)} "
+               f"from {_safe_url(database.url)}…", err=True)
+    try:
+        registry = Registry(database, config.get("standards.dir"))
+        registry.reload()
+        document = build_report(database, registry.current, query, site_namer(config), daily=fmt == "pdf")
+    except ReportParamError as exc:
+        raise click.BadParameter(exc.message, param_hint=f"--{exc.param}") from None
+    except (OperationalError, ProgrammingError) as exc:
+        raise _no_schema(exc) from None
+    finally:
+        database.dispose()
+    payload = render(document, fmt)
+    if output == "-":
+        sys.stdout.buffer.write(payload + (b"\n" if fmt == "json" else b""))
+        sys.stdout.buffer.flush()
+        where = "standard output"
+    else:
+        Path(output).write_bytes(payload)
+        where = output
+    clocks = sum(e["total"][k] for e in document["standards"] for k in ("met", "missed", "breached", "cancelled",
+                                                                          "data_gap"))
+    count = len(document["standards"])
+    click.echo(f"{count} standard{'s' if count != 1 else ''}, {clocks} judged clocks, sites "
+               f"{', '.join(s['id'] for s in document['sites']) or 'none'}; audit-chain head "
+               f"{document['chain_head']}", err=True)
+    click.echo(f"wrote {fmt} ({len(payload):,} bytes) to {where} in {time.monotonic() - started:.2f}s", err=True)
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for progress lines."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for display
+        return "the configured database"
 
 
 @click.group(help="The tamper-evident audit trail.")
 def audit() -> None:
     pass
+
+
+@audit.command("verify", help="Re-hash every event, standards version and alert action against the hash chain. "
+                              "Exit 0 when intact, 1 when broken (the first broken link is printed).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON: {ok, records, head, first_broken}.")
+@click.option("--head", "expect_head", default=None, metavar="HASH",
+              help="A chain head a report was built from: also check the chain still contains it.")
+def verify(as_json: bool, expect_head: str | None) -> None:
+    from monitor.store import audit
+
+    if expect_head is not None and not re.fullmatch(r"[0-9a-f]{64}", expect_head):
+        raise click.BadParameter("a chain head is 64 lowercase hex digits", param_hint="--head")
+
+    database = _database(_load_config())
+    started = time.monotonic()
+
+    def progress(checked: int, total: int) -> None:  # called once per few thousand links
+        click.echo(f"checked {checked:,} of {total:,} links…", err=True)
+
+    try:
+        result = audit.verify(database, progress, expect_head)
+    except (OperationalError, ProgrammingError) as exc:
+        raise _no_schema(exc) from None
+    finally:
+        database.dispose()
+    elapsed = time.monotonic() - started
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+    elif result.ok:
+        click.echo(f"ok: {result.records} records, head {result.head}")
+    else:
+        broken = result.first_broken or {}
+        seq = broken.get("seq")
+        where = f"link {seq}" if seq is not None else "outside the chain"
+        click.echo(f"broken: {result.records} records checked, head {result.head}")
+        click.echo(f"first broken link: {where} ({broken.get('kind')}): {broken.get('reason')}")
+    click.echo(f"verified in {elapsed:.2f}s", err=True)
+    sys.exit(0 if result.ok else 1)

@@ -11,11 +11,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from monitor.store.db import Database
 from monitor.store.models import AlertAction, AuditRecord, EventRow, StandardsVersion
 
 GENESIS = "0" * 64
@@ -79,7 +80,7 @@ def append(session: Session, kind: str, rows: Sequence[Any]) -> None:
     records = []
     for row in rows:
         content = fields(row)
-        ref = str(content["seq"] if "seq" in content else content["id"])
+        ref = _ref(content)
         digest = row_digest(content)
         current = link_hash(prev, kind, ref, digest)
         records.append({"kind": kind, "ref": ref, "row_hash": digest, "prev_hash": prev, "hash": current})
@@ -98,7 +99,7 @@ class Verification:
         return {"ok": self.ok, "records": self.records, "head": self.head, "first_broken": self.first_broken}
 
 
-def _chain(session: Session) -> Iterator[AuditRecord]:
+def _chain(session: Session) -> Iterator[list[AuditRecord]]:
     last = 0
     while True:
         batch = session.scalars(
@@ -106,60 +107,77 @@ def _chain(session: Session) -> Iterator[AuditRecord]:
         ).all()
         if not batch:
             return
-        yield from batch
+        yield list(batch)
         last = batch[-1].seq
 
 
-def _live_digests(session: Session, kind: str, refs: Iterable[str]) -> dict[str, str]:
-    table, key, fields = KINDS[kind]
-    wanted = [int(ref) for ref in refs]
-    rows = session.scalars(select(table).where(key.in_(wanted))).all() if wanted else []
-    return {str(fields(row)["seq"] if "seq" in fields(row) else fields(row)["id"]): row_digest(fields(row)) for row in rows}
+def _ref(content: dict[str, Any]) -> str:
+    return str(content["seq"] if "seq" in content else content["id"])
 
 
-def verify(session: Session, progress=None) -> Verification:
-    """Re-hash the live rows against the chain; report the first broken link."""
-    prev = GENESIS
-    count = 0
-    pending: list[AuditRecord] = []
-    seen = {kind: 0 for kind in KINDS}
+def _live_digests(session: Session, batch: list[AuditRecord]) -> dict[tuple[str, str], str]:
+    """(kind, ref) → digest of the live row, for every row a chunk of links refers to."""
+    digests = {}
+    for kind, (table, key, fields) in KINDS.items():
+        wanted = [int(r.ref) for r in batch if r.kind == kind]
+        if wanted:
+            for row in session.scalars(select(table).where(key.in_(wanted))):
+                content = fields(row)
+                digests[(kind, _ref(content))] = row_digest(content)
+    return digests
 
-    def check(batch: list[AuditRecord]) -> dict[str, Any] | None:
-        by_kind: dict[str, list[str]] = {}
-        for record in batch:
-            by_kind.setdefault(record.kind, []).append(record.ref)
-        live = {kind: _live_digests(session, kind, refs) for kind, refs in by_kind.items()}
-        for record in batch:
-            digest = live.get(record.kind, {}).get(record.ref)
-            if digest is None:
-                return {"seq": record.seq, "kind": record.kind, "reason": f"{record.kind} {record.ref} was deleted"}
-            if digest != record.row_hash:
-                return {"seq": record.seq, "kind": record.kind, "reason": f"{record.kind} {record.ref} was changed"}
-        return None
 
-    for record in _chain(session):
-        if record.prev_hash != prev or link_hash(prev, record.kind, record.ref, record.row_hash) != record.hash:
-            return Verification(False, count, prev, {"seq": record.seq, "kind": record.kind,
-                                                     "reason": "the chain link itself was altered"})
-        prev = record.hash
-        count += 1
-        seen[record.kind] = seen.get(record.kind, 0) + 1
-        pending.append(record)
-        if len(pending) >= _CHUNK:
-            broken = check(pending)
-            if broken:
-                return Verification(False, count, prev, broken)
-            pending = []
-            if progress:
-                progress(count)
-    broken = check(pending)
-    if broken:
-        return Verification(False, count, prev, broken)
+def _first_unchained(session: Session, seen: dict[str, int]) -> dict[str, Any] | None:
     for kind, (table, key, _fields) in KINDS.items():
-        live_count = session.scalar(select(func.count()).select_from(table)) or 0
-        if live_count != seen.get(kind, 0):
-            stray = session.scalar(select(func.min(key)).where(key.not_in(
-                select(func.cast(AuditRecord.ref, key.type)).where(AuditRecord.kind == kind))))
-            return Verification(False, count, prev, {"seq": None, "kind": kind,
-                                                     "reason": f"{kind} {stray} is not in the chain (inserted behind the service's back)"})
-    return Verification(True, count, prev, None)
+        live = session.scalar(select(func.count()).select_from(table)) or 0
+        if live != seen.get(kind, 0):
+            chained = select(func.cast(AuditRecord.ref, key.type)).where(AuditRecord.kind == kind)
+            stray = session.scalar(select(func.min(key)).where(key.not_in(chained)))
+            return {"seq": None, "kind": kind,
+                    "reason": f"{kind} {stray} is not in the chain (inserted behind the service's back)"}
+    return None
+
+
+def verify(db: Database, progress: Callable[[int, int], None] | None = None,
+           expect_head: str | None = None) -> Verification:
+    """Re-hash the live rows against the chain and report the first broken link, in chain order.
+
+    ``records`` is the number of links in the chain and ``head`` its last hash, broken or not.
+    Runs on one snapshot (an event committed meanwhile would otherwise look like a row inserted
+    behind the service's back). ``expect_head`` — a head printed on an earlier report — must still
+    be in the chain: a chain cannot notice its own tail being cut off, rows and links together.
+    ``progress(checked, total)`` is called every few thousand links.
+    """
+    with db.read_session() as session:
+        total = session.scalar(select(func.count()).select_from(AuditRecord)) or 0
+        last = head(session)
+        prev, count, seen = GENESIS, 0, dict.fromkeys(KINDS, 0)
+        for batch in _chain(session):
+            live = _live_digests(session, batch)
+            for record in batch:
+                broken = _check(record, prev, live)
+                if broken:
+                    return Verification(False, total, last, broken)
+                prev = record.hash
+                count += 1
+                seen[record.kind] += 1
+            if progress:
+                progress(count, total)
+        broken = _first_unchained(session, seen)
+        if broken is None and expect_head and expect_head != GENESIS and session.scalar(
+                select(AuditRecord.seq).where(AuditRecord.hash == expect_head).limit(1)) is None:
+            broken = {"seq": None, "kind": "chain",
+                      "reason": f"head {expect_head} is no longer in the chain: links were removed or the chain "
+                                "was rebuilt since a report named it"}
+        return Verification(broken is None, total, last, broken)
+
+
+def _check(record: AuditRecord, prev: str, live: dict[tuple[str, str], str]) -> dict[str, Any] | None:
+    if record.prev_hash != prev or link_hash(prev, record.kind, record.ref, record.row_hash) != record.hash:
+        return {"seq": record.seq, "kind": record.kind, "reason": "the chain link itself was altered"}
+    digest = live.get((record.kind, record.ref))
+    if digest is None:
+        return {"seq": record.seq, "kind": record.kind, "reason": f"{record.kind} {record.ref} was deleted"}
+    if digest != record.row_hash:
+        return {"seq": record.seq, "kind": record.kind, "reason": f"{record.kind} {record.ref} was changed"}
+    return None

@@ -52,7 +52,7 @@ def _names() -> dict[str, str]:
 @page(*PEOPLE)
 def board():
     site = _site()
-    with runtime().db.session() as session:
+    with runtime().db.read_session() as session:
         # The stream resumes after this action; reading it before the alerts means a change that
         # lands in between is replayed (harmless) rather than missed.
         last_seq = session.scalar(select(func.max(AlertAction.seq))) or 0
@@ -72,7 +72,7 @@ def board():
 @page(*PEOPLE)
 def board_clocks():
     """The clocks panel alone, for board.js to swap in."""
-    with runtime().db.session() as session:
+    with runtime().db.read_session() as session:
         clocks, total = _clocks(session, _site())
     return render_template("pages/_clocks.html", clocks=clocks, clocks_total=total, names=_names(),
                            server_now=iso(datetime.now(timezone.utc)))

@@ -73,7 +73,7 @@ def case(case: str):
             raise
         return render_template("pages/error.html", status=404, title="No such case",
                                message=f"No events are stored for case “{case}”."), 404
-    with runtime().db.session() as session:
+    with runtime().db.read_session() as session:
         alerts = [alert_json(r) for r in session.scalars(
             select(AlertRow).where(AlertRow.case_id == case).order_by(AlertRow.opened_at, AlertRow.id))]
     names = {s.id: s.name for s in runtime().registry.current.standards}

@@ -26,7 +26,7 @@ def login():
     password = request.form.get("password", "")
     identity = None
     if name and password:
-        with runtime().db.session() as db_session:
+        with runtime().db.read_session() as db_session:
             identity = check_login(db_session, name, password, admin_password=runtime().config.get("admin_password"))
     if identity is None:
         log.info("failed login for %r from %s", name, request.remote_addr)

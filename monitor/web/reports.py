@@ -68,7 +68,7 @@ def dead_letters():
     before = request.args.get("before", type=int)
     if before:
         query = query.where(DeadLetter.id < before)
-    with runtime().db.session() as session:
+    with runtime().db.read_session() as session:
         rows = [dead_letter_json(r) for r in session.scalars(query)]
     more = len(rows) > DEAD_LETTERS_PER_PAGE
     rows = rows[:DEAD_LETTERS_PER_PAGE]

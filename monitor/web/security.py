@@ -42,7 +42,7 @@ def _without_token() -> str:
 
 
 def _token_sign_in() -> Any:
-    with runtime().db.session() as db_session:
+    with runtime().db.read_session() as db_session:
         identity = identify_token(db_session, request.args["token"], runtime().config.get("admin_token"))
     if identity is None:
         session.clear()

@@ -44,7 +44,7 @@ def static_card(standard: Standard, catalogue: Mapping[str, str]) -> dict[str, A
 
 
 def _files() -> list[dict[str, Any]]:
-    with runtime().db.session() as session:
+    with runtime().db.read_session() as session:
         rows = session.execute(select(StandardsVersion.file, StandardsVersion.version, StandardsVersion.author,
                                       StandardsVersion.created_at)
                                .order_by(StandardsVersion.file, StandardsVersion.version.desc())).all()
@@ -86,7 +86,7 @@ def edit_file(name: str):
     if not FILE_NAME.match(name):
         return render_template("pages/error.html", status=404, title="No such file",
                                message="A standards file name looks like restaurant.yaml."), 404
-    with runtime().db.session() as session:
+    with runtime().db.read_session() as session:
         versions = session.scalars(select(StandardsVersion).where(StandardsVersion.file == name)
                                    .order_by(StandardsVersion.version.desc()).limit(EDITOR_VERSIONS)).all()
     current = versions[0] if versions else None

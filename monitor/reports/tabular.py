@@ -1,0 +1,165 @@
+"""CSV (one row per standard × group, header first) and XLSX (a Summary sheet + one sheet per standard)."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from monitor.reports.exports import (
+    COUNT_FIELDS,
+    DEFINITIONS,
+    DURATION_FIELDS,
+    goal_text,
+    periods_text,
+    table_columns,
+    versions_text,
+)
+
+CSV_LEAD = ("standard", "versions", "goal_ratio")
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def to_csv(document: dict[str, Any]) -> str:
+    """Plain numbers (compliance 0..1, seconds), empty for null, versions joined by ``;``."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    columns = table_columns(document)
+    writer.writerow([*CSV_LEAD, *columns])
+    for entry in document["standards"]:
+        lead = [entry["standard"], ";".join(str(v) for v in entry["versions"]), _csv_value(entry["goal_ratio"])]
+        for row in entry["rows"]:
+            writer.writerow([*lead, *(_csv_value(row.get(c)) for c in columns)])
+    return out.getvalue()
+
+
+# -- XLSX --------------------------------------------------------------------------------------
+_BOLD = Font(bold=True)
+_TITLE = Font(bold=True, size=14)
+_HEADER_FILL = PatternFill("solid", fgColor="DDE5F0")
+_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+_HEADERS = {"met": "Met", "missed": "Missed", "breached": "Breached (open)", "cancelled": "Cancelled",
+            "data_gap": "Data gap", "compliance": "Compliance", "mean_s": "Mean (s)", "p50_s": "p50 (s)",
+            "p90_s": "p90 (s)", "p95_s": "p95 (s)", "max_s": "Max (s)", "goal_met": "Goal met",
+            "site": "Site", "day": "Day", "week": "Week", "month": "Month", "hour": "Hour", "staff": "Staff",
+            "period": "Period"}
+
+
+def sheet_title(name: str, taken: set[str]) -> str:
+    """Excel's rules: at most 31 characters, none of ``[]:*?/\\``, no leading/trailing quote, unique
+    regardless of case."""
+    base = _FORBIDDEN.sub("_", name).strip("'") or "standard"
+    title = base[:31]
+    counter = 2
+    while title.lower() in taken:
+        suffix = f"~{counter}"
+        title = base[:31 - len(suffix)] + suffix
+        counter += 1
+    taken.add(title.lower())
+    return title
+
+
+def _number_format(field: str) -> str | None:
+    if field in ("compliance", "goal_ratio"):
+        return "0.0%"
+    if field in DURATION_FIELDS:
+        return "0.0"
+    if field in COUNT_FIELDS:
+        return "0"
+    return None
+
+
+def _write_table(sheet, top: int, columns: list[str], rows: list[dict[str, Any]]) -> int:
+    for index, column in enumerate(columns, start=1):
+        cell = sheet.cell(row=top, column=index, value=_HEADERS.get(column, column))
+        cell.font, cell.fill = _BOLD, _HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for offset, row in enumerate(rows, start=1):
+        for index, column in enumerate(columns, start=1):
+            cell = sheet.cell(row=top + offset, column=index, value=row.get(column))
+            fmt = _number_format(column)
+            if fmt:
+                cell.number_format = fmt
+    return top + len(rows) + 1
+
+
+def _widths(sheet, widths: dict[int, int]) -> None:
+    for index, width in widths.items():
+        sheet.column_dimensions[get_column_letter(index)].width = width
+
+
+def to_xlsx(document: dict[str, Any]) -> bytes:
+    book = Workbook()
+    summary = book.active
+    summary.title = "Summary"
+    taken = {"summary"}
+    summary["A1"] = "Service-standard compliance report"
+    summary["A1"].font = _TITLE
+    sites = ", ".join(f"{s['id']} ({s['name']}, {s['timezone']})" for s in document["sites"]) or "none"
+    facts = [("From", document["from"]), ("To (exclusive)", document["to"]),
+             ("Group by", ", ".join(document["group_by"]) or "none"), ("Sites", sites),
+             ("Audit chain head", document["chain_head"]), ("Generated at", document["generated_at"]),
+             ("Definitions", DEFINITIONS)]
+    for offset, (label, value) in enumerate(facts, start=3):
+        summary.cell(row=offset, column=1, value=label).font = _BOLD
+        summary.cell(row=offset, column=2, value=value)
+    top = 3 + len(facts) + 1
+    columns = ["standard", "name", "version_in_force", "versions", "goal", "met", "missed", "breached", "cancelled",
+               "data_gap", "compliance", "goal_met", "periods_goal_met", "sheet"]
+    headers = {**_HEADERS, "standard": "Standard", "name": "Name", "version_in_force": "Version in force",
+               "versions": "Versions in the clocks", "goal": "Goal", "goal_met": "Goal met (whole period)",
+               "periods_goal_met": "Goal periods met", "sheet": "Sheet"}
+    for index, column in enumerate(columns, start=1):
+        cell = summary.cell(row=top, column=index, value=headers[column])
+        cell.font, cell.fill = _BOLD, _HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for offset, entry in enumerate(document["standards"], start=1):
+        title = sheet_title(entry["standard"], taken)
+        values = {"standard": entry["standard"], "name": entry["name"], "version_in_force": entry["version_in_force"],
+                  "versions": versions_text(entry), "goal": goal_text(entry), **entry["total"],
+                  "periods_goal_met": periods_text(entry), "sheet": title}
+        for index, column in enumerate(columns, start=1):
+            cell = summary.cell(row=top + offset, column=index, value=values.get(column))
+            fmt = _number_format(column)
+            if fmt:
+                cell.number_format = fmt
+        _standard_sheet(book.create_sheet(title), entry, document)
+    summary.freeze_panes = summary.cell(row=top + 1, column=2)
+    _widths(summary, {1: 22, 2: 30, 3: 10, 4: 12, 5: 16, **{i: 11 for i in range(6, 15)}})
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _standard_sheet(sheet, entry: dict[str, Any], document: dict[str, Any]) -> None:
+    sheet["A1"] = f"{entry['standard']} — {entry['name'] or 'no longer in force'}"
+    sheet["A1"].font = _TITLE
+    facts = [("Period", f"{document['from']} to {document['to']} (exclusive)"), ("Goal", goal_text(entry)),
+             ("Version in force", entry["version_in_force"]), ("Versions in the clocks", versions_text(entry)),
+             ("Audit chain head", document["chain_head"])]
+    for offset, (label, value) in enumerate(facts, start=2):
+        sheet.cell(row=offset, column=1, value=label).font = _BOLD
+        sheet.cell(row=offset, column=2, value=value)
+    top = 2 + len(facts) + 1
+    columns = table_columns(document)
+    end = _write_table(sheet, top, columns, entry["rows"])
+    if not entry["rows"]:
+        sheet.cell(row=end, column=1, value="No clocks started in the period.")
+        end += 1
+    sheet.freeze_panes = sheet.cell(row=top + 1, column=1)
+    period_top = end + 1
+    sheet.cell(row=period_top, column=1, value=f"Goal periods ({entry['goal_per'] or 'none'})").font = _BOLD
+    _write_table(sheet, period_top + 1, ["period", *COUNT_FIELDS, "compliance", "goal_met"], entry["periods"])
+    _widths(sheet, {i: 13 for i in range(1, len(columns) + 1)})
+    sheet.column_dimensions["A"].width = 22
