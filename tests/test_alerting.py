@@ -26,7 +26,8 @@ from monitor.core.alerting import (
 from monitor.core.calendars import Calendar
 from monitor.core.clocks import Clock, ClockState, evaluate
 from monitor.core.events import Event
-from monitor.core.standards import EscalationStep, Goal, StartCandidate, Standard
+from monitor.core.standards import EscalationStep, Standard, StartCandidate
+from tests.builders import greet_standard
 
 T0 = datetime(2026, 11, 24, 18, 0, tzinfo=timezone(timedelta(hours=8)))
 CASE = "table-12/2026-11-24T18:00"
@@ -47,14 +48,7 @@ def ev(type_: str, when: datetime, **attrs) -> Event:
 
 # Greet within 2m, warn at 90s; escalate 1m past the deadline to the floor manager, and 3m past it
 # to the restaurant manager even if the breach has been acknowledged.
-GREET = Standard(
-    id="greet-seated-guests",
-    name="Greet seated guests",
-    description="A server speaks to every newly seated table within 2 minutes.",
-    start=(StartCandidate("seated"),),
-    stop=("greeted",),
-    goal=Goal(0.95, "week"),
-    within=timedelta(minutes=2),
+GREET = greet_standard(
     warn_after=timedelta(seconds=90),
     cancel_on=("left",),
     pause_on=("paused",),

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from monitor.core.calendars import Calendar
 from monitor.core.clocks import Clock, ClockState, evaluate
 from monitor.core.events import Event
-from monitor.core.standards import AppliesTo, Goal, StartCandidate, Standard
+from monitor.core.standards import AppliesTo, Standard, StartCandidate
+from tests.builders import greet_standard
 
 BEIJING = timezone(timedelta(hours=8))  # as an RFC 3339 "+08:00" parses
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -33,19 +34,7 @@ def ev(type_: str, when: datetime, *, id: str | None = None, site: str = SITE, s
     return Event(id=ident, case=CASE, type=type_, at=when, site=site, staff=staff, attrs=attrs)
 
 
-def standard(**overrides) -> Standard:
-    """Greet seated guests within 2 minutes, unless told otherwise."""
-    fields = dict(
-        id="greet-seated-guests",
-        name="Greet seated guests",
-        description="A server speaks to every newly seated table within 2 minutes.",
-        start=(StartCandidate("seated"),),
-        stop=("greeted",),
-        goal=Goal(0.95, "week"),
-        within=timedelta(minutes=2),
-    )
-    fields.update(overrides)
-    return Standard(**fields)
+standard = greet_standard
 
 
 def only(clocks: list[Clock]) -> Clock:

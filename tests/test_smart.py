@@ -22,19 +22,14 @@ from monitor.core.smart import (
     worst,
 )
 from monitor.core.standards import FeedbackSignal, Goal, Standard, StartCandidate
+from tests.builders import greet_standard
 
 TODAY = date(2026, 11, 24)
 WINDOW = (datetime(2026, 10, 27, tzinfo=timezone.utc), datetime(2026, 11, 24, tzinfo=timezone.utc))
 CATALOGUE = {"seated": "Guests sit down", "greeted": "A server speaks to the table", "left": "Guests leave",
              "drink_ordered": "A drink order", "drink_served": "Drinks arrive"}
-GREET = Standard(
-    id="greet-seated-guests",
-    name="Greet seated guests",
-    description="A server speaks to every newly seated table within 2 minutes.",
-    start=(StartCandidate("seated"),),
-    stop=("greeted",),
+GREET = greet_standard(
     goal=Goal(0.9, "week"),
-    within=timedelta(minutes=2),
     cancel_on=("left",),
     customer_need="Guests want to feel noticed.",
     owner="floor-server",
