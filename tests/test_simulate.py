@@ -1,22 +1,19 @@
 """sensors.simulate: the simulated floor publishes valid SPEC §1 events on the SPEC §2 topics."""
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
 import subprocess
 import sys
-import threading
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from tests.conftest import wait_for as wait_until
+from tests.mqtt_helpers import Subscriber
 from ruamel.yaml import YAML
 
 from sensors.publisher import SendResult
@@ -42,44 +39,6 @@ TYPE_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 @pytest.fixture(scope="module")
 def broker(mosquitto) -> str:
     return mosquitto.url
-
-
-class Subscriber:
-    def __init__(self, url: str) -> None:
-        host, port = url.removeprefix("mqtt://").split(":")
-        self.messages: list[tuple[str, Any]] = []
-        self._lock = threading.Lock()
-        subscribed = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *a: subscribed.set()
-        self.client.on_connect = lambda c, *a: c.subscribe("smartmon/v1/#", qos=1)
-        self.client.connect(host, int(port))
-        self.client.loop_start()
-        assert subscribed.wait(10), "no SUBACK"
-
-    def _on_message(self, client, userdata, msg) -> None:
-        with self._lock:
-            self.messages.append((msg.topic, json.loads(msg.payload)))
-
-    def events_by_topic(self) -> dict[str, list[dict]]:
-        found: dict[str, list[dict]] = defaultdict(list)
-        with self._lock:
-            for topic, payload in self.messages:
-                if topic.endswith("/events"):
-                    found[topic] += payload if isinstance(payload, list) else [payload]
-        return found
-
-    def count(self) -> int:
-        return sum(len(v) for v in self.events_by_topic().values())
-
-    def statuses(self, topic: str) -> list[str]:
-        with self._lock:
-            return [p["state"] for t, p in self.messages if t == topic]
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 @pytest.fixture
