@@ -2,7 +2,8 @@
 
 Stages (as Alertmanager's notify pipeline): the pure planner decides (core/alerting.py) → this
 module persists each change as an alert row plus an ``alert_actions`` record (chained into the
-audit trail) → after commit, :class:`Fanout` hands each change to every channel.
+audit trail) → channels deliver from that log: SSE streams read it, the outbox relay
+(monitor/outbox.py) publishes it to MQTT; :class:`Fanout` wakes them after a commit.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import logging
 import threading
 import uuid
 from datetime import datetime
-from typing import Any, Protocol, Sequence
+from typing import Any, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -98,15 +99,6 @@ def acknowledge(session: Session, alert_id: str, actor: str, note: str | None, n
     return alert_json(row), changes.flush()
 
 
-class Channel(Protocol):
-    """Somewhere alert changes go (SSE, MQTT, later e-mail or webhooks)."""
-
-    name: str
-
-    def notify(self, change: dict[str, Any]) -> None:
-        """Deliver one change; raise :class:`ChannelError` saying whether a retry can help."""
-
-
 class ChannelError(Exception):
     def __init__(self, message: str, retryable: bool) -> None:
         super().__init__(message)
@@ -114,26 +106,18 @@ class ChannelError(Exception):
 
 
 class Fanout:
-    """Hands committed changes to every channel; one channel's failure never blocks the others."""
+    """Wakes whoever waits for alert changes (SSE streams, the outbox relay) when a commit made some.
+
+    Waiters also poll the database, so they see changes committed by other processes too.
+    """
 
     def __init__(self) -> None:
-        self.channels: list[Channel] = []
         self.changed = threading.Condition()
         self.last_seq = 0
-
-    def add(self, channel: Channel) -> None:
-        self.channels.append(channel)
 
     def publish(self, changes: Sequence[dict[str, Any]]) -> None:
         if not changes:
             return
-        for change in changes:
-            for channel in self.channels:
-                try:
-                    channel.notify(change)
-                except ChannelError as exc:
-                    log.warning("alert channel %s failed (%s): %s", channel.name,
-                                "will retry" if exc.retryable else "dropped", exc)
         with self.changed:
             self.last_seq = max(self.last_seq, max(c["seq"] for c in changes))
             self.changed.notify_all()

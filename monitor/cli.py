@@ -38,13 +38,11 @@ def _serve(app: Flask, host: str, port: int) -> None:
 
 
 def web_app() -> Flask:
-    """A web process: API and pages; standards reload from the database; MQTT only to publish."""
+    """A web process: API and pages; standards reload from the database. It needs no broker:
+    workers relay every alert change, acknowledgements made here included, to MQTT."""
     configure_logging()
     app = create_app()
-    runtime = app.extensions["smartmon"]
-    runtime.start_standards_refresh()
-    if runtime.config.get("mqtt.enabled"):
-        runtime.start_mqtt(subscribe=False, client_id=f"{runtime.config.get('mqtt.client_id')}-web-{id(app):x}")
+    app.extensions["smartmon"].start_standards_refresh()
     return app
 
 
@@ -62,7 +60,7 @@ def run(host: str | None, port: int | None) -> None:
     config = runtime.config
     _first_run_login(runtime, host or config.get("web.host"), port if port is not None else config.get("web.port"))
     if config.get("mqtt.enabled"):
-        runtime.start_mqtt(subscribe=True)
+        runtime.start_mqtt()
     runtime.start_scheduler()
     runtime.start_standards_refresh()
     simulator = _start_simulator(config) if config.get("simulator.enabled") else None
@@ -111,7 +109,7 @@ def worker(worker_id: str) -> None:
     config = Config.load()
     runtime = Runtime(config)
     runtime.prepare()
-    runtime.start_mqtt(subscribe=True, client_id=f"smartmon-worker-{worker_id}",
+    runtime.start_mqtt(client_id=f"smartmon-worker-{worker_id}",
                        shared_group=config.get("mqtt.shared_group") or "smartmon")
     runtime.start_scheduler()
     runtime.start_standards_refresh()

@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
         "shared_group": "",
         "session_expiry": 3600,
         "receive_maximum": 100,
+        "max_packet_size": 2097152,
         "username": "",
         "password": "",
         "enabled": True,

@@ -2,13 +2,15 @@
 
 A call takes any number of deliveries (raw payloads with where they came from) and handles them
 in one transaction: parse and validate, dead-letter what is bad with a one-line reason, store each
-event id once, chain the new rows into the audit trail, re-evaluate the touched cases. Only after
-the commit does the caller acknowledge the deliveries, so a crash loses nothing.
+event id once, record device status messages, chain the new rows into the audit trail, and
+re-evaluate the touched cases. Only after the commit does the caller acknowledge the deliveries,
+so a crash loses nothing and a retried batch writes nothing twice.
 """
 from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Sequence
@@ -16,21 +18,28 @@ from typing import Any, Callable, Sequence
 from marshmallow import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from monitor import metrics
 from monitor.alerts import Fanout
 from monitor.evaluator import CaseEvaluator
-from monitor.schemas import EVENT_SCHEMA, STATUS_SCHEMA, one_line
+from monitor.schemas import EVENT_SCHEMA, STATUS_SCHEMA, clean_reason, one_line
 from monitor.store import audit
 from monitor.store.db import Database
 from monitor.store.models import ClockRow, DeadLetter, DeviceStatus, EventRow
 
 log = logging.getLogger(__name__)
+EVENTS, STATUS = "events", "status"
+SOURCE_LENGTH = 300  # the width of the source columns
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """One payload as it arrived. ``site``/``device`` come from the MQTT topic when there is one."""
+    """One payload as it arrived. ``site``/``device`` come from the MQTT topic when there is one.
+
+    ``kind`` is ``events`` or ``status`` (a device's online/offline message); ``refused`` holds
+    the reason when the payload is unusable before parsing (e.g. a topic naming no valid device).
+    """
 
     raw: bytes
     source: str
@@ -38,6 +47,8 @@ class Delivery:
     device: str | None = None
     allowed_sites: frozenset[str] | None = None
     default_site: str = "default"
+    kind: str = EVENTS
+    refused: str | None = None
 
 
 @dataclass
@@ -60,31 +71,60 @@ class Limits:
 @dataclass
 class _Parsed:
     events: list[dict[str, Any]] = field(default_factory=list)
+    statuses: list[dict[str, Any]] = field(default_factory=list)
     dead: list[dict[str, Any]] = field(default_factory=list)
 
 
 def printable(raw: bytes | str) -> str:
-    """Raw payload as storable text: invalid UTF-8 and NUL bytes escaped, nothing dropped."""
-    text = raw if isinstance(raw, str) else raw.decode("utf-8", "backslashreplace")
-    return text.replace("\x00", "\\x00")
+    """Raw payload as storable text: invalid UTF-8, surrogates and NUL bytes escaped, nothing dropped."""
+    text = raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else raw
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:40]} is too large")
+    return value
+
+
+def _load_json(raw: bytes) -> Any:
+    """Strict JSON: NaN, Infinity and numbers beyond a double are refused, as RFC 8259 says."""
+    return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite)
 
 
 def parse_delivery(delivery: Delivery, outcome: Outcome, now: datetime, limits: Limits) -> _Parsed:
-    """Validate one payload into event rows and dead letters (the good events of a batch are kept)."""
+    """Validate one payload into rows and dead letters (the good events of a batch are kept)."""
     parsed = _Parsed()
+    source = delivery.source[:SOURCE_LENGTH]
 
     def reject(reason: str, raw: bytes | str, index: int | None = None) -> None:
-        parsed.dead.append({"received_at": now, "source": delivery.source, "reason": reason, "raw": printable(raw)})
+        reason = clean_reason(reason)
+        parsed.dead.append({"received_at": now, "source": source, "reason": reason, "raw": printable(raw)})
         outcome.rejected.append({"index": index, "reason": reason})
 
+    if delivery.refused:
+        reject(delivery.refused, delivery.raw[:4096])
+        return parsed
     if len(delivery.raw) > limits.max_payload_bytes:
         reject(f"payload is {len(delivery.raw)} bytes, over the {limits.max_payload_bytes}-byte limit",
                delivery.raw[:4096])
         return parsed
     try:
-        document = json.loads(delivery.raw)
+        document = _load_json(delivery.raw)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         reject(f"not valid JSON: {str(exc).splitlines()[0][:200]}", delivery.raw)
+        return parsed
+    if delivery.kind == STATUS:
+        reason, row = _validate_status(document, delivery, now)
+        if reason:
+            reject(f"status: {reason}", delivery.raw)
+        else:
+            parsed.statuses.append(row)
         return parsed
     items = document if isinstance(document, list) else [document]
     if isinstance(document, list) and len(items) > limits.max_batch:
@@ -95,11 +135,13 @@ def parse_delivery(delivery: Delivery, outcome: Outcome, now: datetime, limits: 
         return parsed
     for index, item in enumerate(items):
         reason, row = _validate(item, delivery, now, limits)
-        if reason:
-            raw_item = json.dumps(item, ensure_ascii=False) if isinstance(document, list) else delivery.raw
-            reject(f"event {index}: {reason}" if isinstance(document, list) else reason, raw_item, index)
-        else:
+        if reason is None:
+            row["source"] = source
             parsed.events.append(row)
+        elif isinstance(document, list):
+            reject(f"event {index}: {reason}", json.dumps(item), index)
+        else:
+            reject(reason, delivery.raw, index)
     return parsed
 
 
@@ -123,8 +165,19 @@ def _validate(item: Any, delivery: Delivery, now: datetime, limits: Limits) -> t
         "id": data["id"], "case_id": data["case"], "type": data["type"],
         "at": data["at"].astimezone(timezone.utc), "site": site, "device": delivery.device,
         "staff": data.get("staff"), "attrs": data.get("attrs") or {}, "received_at": now,
-        "source": delivery.source,
     }
+
+
+def _validate_status(document: Any, delivery: Delivery, now: datetime) -> tuple[str | None, dict]:
+    if not isinstance(document, dict):
+        return "a status must be a JSON object", {}
+    try:
+        data = STATUS_SCHEMA.load(document)
+    except ValidationError as exc:
+        return one_line(exc.messages), {}
+    at = data["at"].astimezone(timezone.utc) if data["at"] else now
+    return None, {"site": delivery.site, "device": delivery.device, "state": data["state"], "at": at,
+                  "received_at": now}
 
 
 def _token_site(delivery: Delivery) -> str | None:
@@ -154,8 +207,9 @@ class Ingestor:
         now = now or datetime.now(timezone.utc)
         outcomes = [Outcome() for _ in deliveries]
         parsed = [parse_delivery(d, o, now, self.limits) for d, o in zip(deliveries, outcomes)]
+        dead = [row for p in parsed for row in p.dead]
+        statuses = [row for p in parsed for row in p.statuses]
         with self.db.session() as session:
-            dead = [row for p in parsed for row in p.dead]
             if dead:
                 session.execute(insert(DeadLetter), dead)
             fresh = self._fresh(session, parsed, outcomes)
@@ -165,9 +219,8 @@ class Ingestor:
                 for row, seq in zip(fresh, inserted):
                     row["seq"] = seq
                 audit.append(session, "event", [_Row(r) for r in fresh])
-                changes, due = self.evaluator.reevaluate(session, {r["case_id"] for r in fresh}, now)
-            else:
-                changes, due = [], None
+            cases = {r["case_id"] for r in fresh} | self._record_statuses(session, statuses)
+            changes, due = self.evaluator.reevaluate(session, cases, now) if cases else ([], None)
         metrics.EVENTS_ACCEPTED.inc(len(fresh))
         metrics.EVENTS_DUPLICATE.inc(sum(o.duplicates for o in outcomes))
         metrics.DEAD_LETTERS.inc(len(dead))
@@ -177,7 +230,7 @@ class Ingestor:
         return outcomes
 
     @staticmethod
-    def _fresh(session, parsed: list[_Parsed], outcomes: list[Outcome]) -> list[dict[str, Any]]:
+    def _fresh(session: Session, parsed: list[_Parsed], outcomes: list[Outcome]) -> list[dict[str, Any]]:
         """Events whose id is new, in arrival order; repeats count as duplicates."""
         ids = list({row["id"] for p in parsed for row in p.events})
         stored: set[str] = set()
@@ -194,39 +247,27 @@ class Ingestor:
                     outcome.accepted += 1
         return fresh
 
-    def reject(self, raw: bytes, source: str, reason: str, now: datetime | None = None) -> None:
-        """Dead-letter a whole payload that never reached validation (e.g. an unusable topic)."""
-        with self.db.session() as session:
-            session.add(DeadLetter(received_at=now or datetime.now(timezone.utc), source=source, reason=reason,
-                                   raw=printable(raw)))
-        metrics.DEAD_LETTERS.inc()
-
-    def record_status(self, site: str, device: str, raw: bytes, source: str, now: datetime | None = None) -> None:
-        """A device's online/offline status (its Last Will included); bad ones are dead-lettered."""
-        now = now or datetime.now(timezone.utc)
-        try:
-            data = STATUS_SCHEMA.load(json.loads(raw))
-        except (ValueError, UnicodeDecodeError, ValidationError, TypeError) as exc:
-            reason = one_line(exc.messages) if isinstance(exc, ValidationError) else f"not valid JSON: {exc}"
-            self.reject(raw, source, f"status: {reason}", now)
-            return
-        at = data["at"].astimezone(timezone.utc) if data["at"] else now
-        with self.db.session() as session:
-            session.add(DeviceStatus(site=site, device=device, state=data["state"], at=at, received_at=now))
-            cases = self._cases_judged_while_offline(session, site, device, at) if data["state"] == "online" else set()
-            changes, _ = self.evaluator.reevaluate(session, cases, now)
-        self.fanout.publish(changes)
-
     @staticmethod
-    def _cases_judged_while_offline(session, site: str, device: str, back_at: datetime) -> set[str]:
-        """Cases whose clocks fell due while the returning device was away: they get ``data_gap``."""
-        since = session.scalar(select(DeviceStatus.at).where(
-            DeviceStatus.site == site, DeviceStatus.device == device, DeviceStatus.state == "offline",
-            DeviceStatus.at <= back_at).order_by(DeviceStatus.at.desc()).limit(1))
-        if since is None:
-            return set()
-        return set(session.scalars(select(ClockRow.case_id).where(
-            ClockRow.site == site, ClockRow.deadline >= since, ClockRow.deadline <= back_at)))
+    def _record_statuses(session: Session, statuses: list[dict[str, Any]]) -> set[str]:
+        """Store status messages; return the cases whose clocks fell due while a returning device was away."""
+        cases: set[str] = set()
+        if statuses:
+            session.execute(insert(DeviceStatus), statuses)
+        for status in statuses:
+            if status["state"] == "online":
+                cases |= _cases_judged_while_offline(session, status["site"], status["device"], status["at"])
+        return cases
+
+
+def _cases_judged_while_offline(session: Session, site: str, device: str, back_at: datetime) -> set[str]:
+    """They get ``data_gap`` when re-evaluated (the floor may have served in time unseen)."""
+    since = session.scalar(select(DeviceStatus.at).where(
+        DeviceStatus.site == site, DeviceStatus.device == device, DeviceStatus.state == "offline",
+        DeviceStatus.at <= back_at).order_by(DeviceStatus.at.desc()).limit(1))
+    if since is None:
+        return set()
+    return set(session.scalars(select(ClockRow.case_id).where(
+        ClockRow.site == site, ClockRow.deadline >= since, ClockRow.deadline <= back_at)))
 
 
 class _Row:

@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlparse
 
 import paho.mqtt.client as paho
@@ -27,10 +27,15 @@ from paho.mqtt.properties import Properties
 
 from monitor import metrics
 from monitor.alerts import ChannelError
-from monitor.ingest import Delivery, Ingestor
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from monitor.ingest import EVENTS, STATUS, Delivery, Ingestor
 
 log = logging.getLogger(__name__)
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: Errors that say the database is away for now, not that the message is bad.
+TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 
 
 def parse_url(url: str) -> tuple[str, int]:
@@ -64,10 +69,11 @@ class MqttBridge:
         self._thread: threading.Thread | None = None
         self._queue: queue.Queue[_Message] = queue.Queue()
 
-    def init(self, *, url: str, prefix: str, client_id: str, ingestor: Ingestor | None,
+    def init(self, *, url: str, prefix: str, client_id: str, ingestor: Ingestor,
              session_expiry: int = 3600, receive_maximum: int = 100, commit_batch: int = 500,
-             shared_group: str = "", username: str = "", password: str = "", mqtt5: bool = True) -> None:
-        """Bind; ``ingestor=None`` makes a publish-only client (web processes publishing acks).
+             shared_group: str = "", username: str = "", password: str = "", mqtt5: bool = True,
+             max_packet_size: int = 2 * 1024 * 1024) -> None:
+        """Bind to the ingestion door.
 
         ``mqtt5=False`` speaks MQTT 3.1.1 (the embedded amqtt broker knows nothing newer) with
         ``clean_session=False``, the 3.1.1 way of keeping the session."""
@@ -80,9 +86,10 @@ class MqttBridge:
         self.shared_group = shared_group
         self._queue = queue.Queue(maxsize=max(receive_maximum, commit_batch) * 2)
         self.mqtt5 = mqtt5
+        self.max_packet_size = max_packet_size
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
                                   protocol=paho.MQTTv5 if mqtt5 else paho.MQTTv311,
-                                  clean_session=None if mqtt5 else False, manual_ack=ingestor is not None)
+                                  clean_session=None if mqtt5 else False, manual_ack=True)
         if username:
             self.client.username_pw_set(username, password or None)
         self.client.reconnect_delay_set(0.2, 5)
@@ -98,13 +105,15 @@ class MqttBridge:
             properties = Properties(PacketTypes.CONNECT)
             properties.SessionExpiryInterval = self.session_expiry
             properties.ReceiveMaximum = self.receive_maximum
+            # Memory stays bounded by Receive Maximum × this. Keep the broker's max_packet_size
+            # below it, so the broker refuses a larger publish instead of dropping it for us.
+            properties.MaximumPacketSize = self.max_packet_size
             self.client.connect_async(self.host, self.port, keepalive=15, clean_start=False, properties=properties)
         else:
             self.client.connect_async(self.host, self.port, keepalive=15)
         self.client.loop_start()
-        if self.ingestor is not None:
-            self._thread = threading.Thread(target=self._ingest_loop, name="mqtt-ingest", daemon=True)
-            self._thread.start()
+        self._thread = threading.Thread(target=self._ingest_loop, name="mqtt-ingest", daemon=True)
+        self._thread.start()
 
     def stop(self, drain_timeout: float = 10.0) -> None:
         """Drain what was handed over (committed and acked), then disconnect."""
@@ -134,8 +143,7 @@ class MqttBridge:
         self.connected.set()
         log.info("connected to MQTT broker %s:%s (session present: %s)", self.host, self.port,
                  flags.session_present)
-        if self.ingestor is not None:
-            client.subscribe([(topic, 1) for topic in self.topics])
+        client.subscribe([(topic, 1) for topic in self.topics])
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         if all(not code.is_failure for code in reason_codes):
@@ -176,38 +184,52 @@ class MqttBridge:
         return batch
 
     def _handle_until_stored(self, batch: list[_Message]) -> None:
-        """Keep the batch unacknowledged until the database takes it (the broker holds the rest)."""
+        """Keep the batch unacknowledged while the database is away (the broker holds the rest).
+
+        Only a transient database error is retried: anything else would block every message behind
+        the one that caused it, so the batch is split and a message that fails on its own is
+        dead-lettered with the error as its reason, then acknowledged.
+        """
         delay = 0.5
-        while True:
+        while not self._stop.is_set():
             try:
-                self._handle(batch)
+                self.ingestor.ingest([self._delivery(m) for m in batch])
                 break
-            except Exception:  # noqa: BLE001 - a database outage must not kill ingestion
-                log.exception("could not store %d MQTT messages; retrying in %.1fs (not acknowledged)",
-                              len(batch), delay)
-                if self._stop.wait(delay):
-                    return
+            except TRANSIENT as exc:
+                log.warning("could not store %d MQTT messages, the database is unavailable (%s); they stay "
+                            "unacknowledged, retrying in %.1fs", len(batch), str(exc).splitlines()[0][:200], delay)
+                self._stop.wait(delay)
                 delay = min(delay * 2, 5.0)
+            except Exception:  # noqa: BLE001 - one bad message must not stop ingestion
+                log.exception("storing %d MQTT messages failed; storing them one by one", len(batch))
+                self._store_one_by_one(batch)
+                break
+        else:
+            return  # stopping: leave the batch unacknowledged, the broker redelivers it
         for message in batch:
             if message.qos > 0 and message.generation == self._generation:
                 self.client.ack(message.mid, message.qos)
         metrics.INGEST_BATCH.observe(len(batch))
 
-    def _handle(self, batch: list[_Message]) -> None:
-        deliveries = []
+    def _store_one_by_one(self, batch: list[_Message]) -> None:
         for message in batch:
-            parts = self._topic_parts(message.topic)
-            if parts is None:
-                self.ingestor.reject(message.payload, f"mqtt:{message.topic}",
-                                     "topic does not name a valid site and device ([A-Za-z0-9_-]{1,64})")
-                continue
-            site, device, channel = parts
-            if channel == "status":
-                self.ingestor.record_status(site, device, message.payload, f"mqtt:{message.topic}")
-            else:
-                deliveries.append(Delivery(message.payload, f"mqtt:{message.topic}", site=site, device=device))
-        if deliveries:
-            self.ingestor.ingest(deliveries)
+            try:
+                self.ingestor.ingest([self._delivery(message)])
+            except TRANSIENT:
+                raise
+            except Exception as exc:  # noqa: BLE001 - dead-letter it rather than block the queue
+                reason = f"could not be stored: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+                self.ingestor.ingest([Delivery(message.payload, f"mqtt:{message.topic}", refused=reason)])
+
+    def _delivery(self, message: _Message) -> Delivery:
+        source = f"mqtt:{message.topic}"
+        parts = self._topic_parts(message.topic)
+        if parts is None:
+            return Delivery(message.payload, source,
+                            refused="topic does not name a valid site and device ([A-Za-z0-9_-]{1,64})")
+        site, device, channel = parts
+        return Delivery(message.payload, source, site=site, device=device,
+                        kind=STATUS if channel == "status" else EVENTS)
 
     def _topic_parts(self, topic: str) -> tuple[str, str, str] | None:
         rest = topic[len(self.prefix) + 1:].split("/") if topic.startswith(self.prefix + "/") else []
@@ -215,13 +237,22 @@ class MqttBridge:
             return rest[0], rest[1], rest[2]
         return None
 
-    # -- alert channel ----------------------------------------------------------------------
-    def notify(self, change: dict[str, Any]) -> None:
-        """Publish an alert change to ``P/{site}/alerts`` (QoS 1)."""
-        if self.client is None:
-            return
+    # -- alert channel (driven by monitor.outbox.OutboxRelay) --------------------------------
+    def ready(self) -> bool:
+        return self.connected.is_set()
+
+    def send(self, change: dict[str, Any]) -> Callable[[float], bool]:
+        """Publish an alert change to ``P/{site}/alerts`` (QoS 1); the waiter reports the PUBACK."""
         alert = change["alert"]
         info = self.client.publish(f"{self.prefix}/{alert['site']}/alerts", json.dumps(alert), qos=1)
         if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
             raise ChannelError(f"publish failed: {paho.error_string(info.rc)}", retryable=True)
 
+        def delivered_within(timeout: float) -> bool:
+            try:
+                info.wait_for_publish(timeout)
+            except (RuntimeError, ValueError):  # the connection went away meanwhile
+                return False
+            return info.is_published()
+
+        return delivered_within

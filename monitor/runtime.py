@@ -12,6 +12,7 @@ from monitor.config import Config
 from monitor.evaluator import CaseEvaluator
 from monitor.ingest import Ingestor, Limits
 from monitor.mqtt import MqttBridge
+from monitor.outbox import OutboxRelay
 from monitor.registry import Registry
 from monitor.scheduler import Scheduler
 from monitor.store.db import Database
@@ -49,20 +50,23 @@ class Runtime:
         self.db.upgrade()
         self.registry.import_directory()
 
-    def start_mqtt(self, *, subscribe: bool, client_id: str | None = None, shared_group: str = "") -> MqttBridge:
+    def start_mqtt(self, *, client_id: str | None = None, shared_group: str = "") -> MqttBridge:
+        """Ingest from the broker and relay alert changes to it (run and worker processes)."""
         c = self.config
         self.broker = ensure_broker(c.get("mqtt.url"), c.get("mqtt.embedded"))
         bridge = MqttBridge()
         bridge.init(url=c.get("mqtt.url"), prefix=c.get("mqtt.topic_prefix"),
                     client_id=client_id or c.get("mqtt.client_id"),
-                    ingestor=self.ingestor if subscribe else None,
+                    ingestor=self.ingestor,
                     session_expiry=c.get("mqtt.session_expiry"), receive_maximum=c.get("mqtt.receive_maximum"),
                     commit_batch=c.get("ingest.commit_batch"), shared_group=shared_group,
                     username=c.get("mqtt.username"), password=c.get("mqtt.password"),
-                    mqtt5=self.broker is None)
+                    mqtt5=self.broker is None, max_packet_size=c.get("mqtt.max_packet_size"))
         bridge.start()
-        self.fanout.add(bridge)
         self.bridge = bridge
+        relay = OutboxRelay(self.db, bridge, self.fanout, owner=client_id or c.get("mqtt.client_id"))
+        relay.start_at_the_end()
+        self._spawn("mqtt-alert-relay", relay.run)
         return bridge
 
     def start_scheduler(self) -> None:

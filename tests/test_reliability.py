@@ -393,11 +393,6 @@ POISON = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a message on which Ingestor.ingest/record_status raises a non-database error (here OverflowError; "
-    "also UnicodeEncodeError, and DataError on PostgreSQL, see test_fuzz.py) is retried for ever by "
-    "MqttBridge._handle_until_stored and never acknowledged: it and every message behind it (up to Receive "
-    "Maximum) are stuck, across restarts too, while /healthz stays 200"))
 @pytest.mark.parametrize("channel, payload", list(POISON.values()), ids=list(POISON))
 def test_one_poison_message_is_dead_lettered_and_ingestion_goes_on(tmp_path, broker, standards, services,
                                                                   channel, payload):
@@ -414,11 +409,6 @@ def test_one_poison_message_is_dead_lettered_and_ingestion_goes_on(tmp_path, bro
 
 
 # -- alert notifications across a crash -----------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: MQTT alert notifications are at-most-once across a crash: Fanout.publish runs after the commit and "
-    "MqttBridge.notify hands the message to paho's in-memory queue, so a breach opened while the broker is away "
-    "(or committed just before a kill -9) is never sent once the process dies; nothing re-sends it after a "
-    "restart (SSE is fine: it replays alert_actions from the database)"))
 def test_a_breach_opened_while_the_broker_is_away_reaches_the_floor_even_if_the_service_then_crashes(
         tmp_path, broker, standards, services):
     service = new_service(services, tmp_path, broker, standards, "notify").start()

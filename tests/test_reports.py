@@ -11,6 +11,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import openpyxl
 import pytest
+
+from monitor.ingest import Delivery
 from click.testing import CliRunner
 from pypdf import PdfReader
 
@@ -77,12 +79,12 @@ def history(runtime):
     greet(runtime, "t6", utc(2026, 11, 25, 4), "li", "left", 60 * S)
     greet(runtime, "t7", utc(2026, 11, 25, 5), "li", "greeted", 200 * S)
     greet(runtime, "t8", utc(2026, 11, 25, 6), "zhang")
-    runtime.ingestor.record_status("bj-01", "tab", json.dumps({"state": "offline", "at": "2026-11-25T06:01:00Z"}).encode(),
-                                   "test", now=utc(2026, 11, 25, 6, 1))
+    runtime.ingestor.ingest([Delivery(json.dumps({"state": "offline", "at": "2026-11-25T06:01:00Z"}).encode(),
+                                     "test", site="bj-01", device="tab", kind="status")], now=utc(2026, 11, 25, 6, 1))
     runtime.scheduler.step(utc(2026, 11, 25, 6, 2, 1))
     send(runtime, ("t8-greeted", "t8", "greeted", utc(2026, 11, 25, 6, 3)), now=utc(2026, 11, 25, 6, 4))
-    runtime.ingestor.record_status("bj-01", "tab", json.dumps({"state": "online", "at": "2026-11-25T06:05:00Z"}).encode(),
-                                   "test", now=utc(2026, 11, 25, 6, 5))
+    runtime.ingestor.ingest([Delivery(json.dumps({"state": "online", "at": "2026-11-25T06:05:00Z"}).encode(),
+                                     "test", site="bj-01", device="tab", kind="status")], now=utc(2026, 11, 25, 6, 5))
     runtime.scheduler.step(utc(2026, 11, 25, 7))
     return runtime
 

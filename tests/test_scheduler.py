@@ -25,6 +25,11 @@ def send(runtime, *events, now=None, site="bj-01"):
     assert not outcome.rejected, outcome.rejected
 
 
+def device_status(runtime, state: str, at: datetime) -> None:
+    raw = json.dumps({"state": state, "at": at.isoformat()}).encode()
+    runtime.ingestor.ingest([Delivery(raw, "test", site="bj-01", device="tab", kind="status")], now=at)
+
+
 def alerts(runtime, case=None) -> list[tuple]:
     with runtime.db.session() as session:
         query = select(AlertRow).order_by(AlertRow.due_at, AlertRow.kind)
@@ -178,19 +183,16 @@ def test_two_schedulers_claim_each_due_clock_once(db_url, runtime):
 
 def test_a_data_gap_marks_clocks_judged_while_a_device_was_offline(runtime):
     send(runtime, ("s1", "t1", "seated", T))
-    runtime.ingestor.record_status("bj-01", "tab", json.dumps({"state": "offline", "at": (T + M).isoformat()}).encode(),
-                                   "test", now=T + M)
+    device_status(runtime, "offline", T + M)
     runtime.scheduler.step(T + 2 * M + S)
     assert clock(runtime, "t1").data_gap is True
     assert ("greet", "breach", 0, "open", None) in alerts(runtime)  # the alert still fires
 
 
 def test_a_device_back_online_after_a_deadline_flags_the_gap(runtime):
-    runtime.ingestor.record_status("bj-01", "tab", json.dumps({"state": "offline", "at": T.isoformat()}).encode(),
-                                   "test", now=T)
+    device_status(runtime, "offline", T)
     send(runtime, ("s1", "t1", "seated", T), now=T + 5 * M)
-    runtime.ingestor.record_status("bj-01", "tab", json.dumps({"state": "online", "at": (T + 6 * M).isoformat()}).encode(),
-                                   "test", now=T + 6 * M)
+    device_status(runtime, "online", T + 6 * M)
     send(runtime, ("s2", "t2", "seated", T + 7 * M), now=T + 7 * M)
     runtime.scheduler.step(T + 10 * M)
     assert clock(runtime, "t1").data_gap is True

@@ -13,6 +13,7 @@ from monitor.runtime import Runtime
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_LIMIT = 10_000
+MAX_OFFSET = 1_000_000_000
 
 
 def runtime() -> Runtime:
@@ -79,8 +80,8 @@ def page_args() -> tuple[int, int]:
     if not 1 <= limit <= MAX_LIMIT:
         raise ApiError(400, "bad_request", f"limit must be between 1 and {MAX_LIMIT}")
     offset = int_arg("offset", 0)
-    if offset < 0:
-        raise ApiError(400, "bad_request", "offset must not be negative")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise ApiError(400, "bad_request", f"offset must be between 0 and {MAX_OFFSET}")
     return limit, offset
 
 

@@ -16,10 +16,10 @@ def _health():
         rt.db.ping()
     except Exception as exc:  # noqa: BLE001 - any failure means the database is down for us
         problems["database"] = f"down: {str(exc).splitlines()[0][:200]}"
-    if rt.bridge is not None and rt.bridge.ingestor is not None and not rt.bridge.subscribed.is_set():
+    if rt.bridge is not None and not rt.bridge.subscribed.is_set():
         problems["mqtt"] = "down: not subscribed to the broker"
     body = {"status": "ok" if not problems else "down", "database": problems.get("database", "ok")}
-    if rt.bridge is not None and rt.bridge.ingestor is not None:
+    if rt.bridge is not None:
         body["mqtt"] = problems.get("mqtt", "ok")
     return jsonify(body), 200 if not problems else 503
 

@@ -33,7 +33,7 @@ def _path(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 PAGE = [_query("limit", {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}),
-        _query("offset", {"type": "integer", "minimum": 0, "default": 0})]
+        _query("offset", {"type": "integer", "minimum": 0, "maximum": 1_000_000_000, "default": 0})]
 
 
 def _page_of(item: dict[str, Any]) -> dict[str, Any]:
@@ -80,7 +80,7 @@ def _paths() -> dict[str, dict[str, Any]]:
             "responses": {"200": {"description": "event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
                           **_errors(400)}}},
         "/standards": {"get": {"summary": "Standards in force with file, version and SMART grade",
-                               "tags": ["standards"], "responses": {"200": _json(_page_of({"type": "object"}))}}},
+                               "tags": ["standards"], "responses": {"200": _json(_page_of({"type": "object"})), **_errors()}}},
         "/standards/{id}/smart": {"get": {
             "summary": "SMART evaluation on the stored data (SPEC §4)", "tags": ["standards"],
             "parameters": [_path("id", {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"}),
@@ -119,9 +119,11 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "reason": {"type": "string"}, "raw": {"type": "string"}}})), **_errors(400, 403)}}},
         "/audit/verify": {"get": {
             "summary": "Re-hash the live rows against the audit chain", "tags": ["audit"],
+            "parameters": [_query("head", {"type": "string", "description": "a head printed on an earlier report: "
+                                                                         "it must still be in the chain"})],
             "responses": {"200": _json({"type": "object", "properties": {
                 "ok": {"type": "boolean"}, "records": {"type": "integer"}, "head": {"type": "string"},
-                "first_broken": {"type": "object", "nullable": True}}}), **_errors(403)}}},
+                "first_broken": {"type": "object", "nullable": True}}}), **_errors(400, 403)}}},
         "/healthz": {"get": {"summary": "200 when the database answers and the MQTT subscription is active",
                              "tags": ["probes"], "security": [],
                              "responses": {"200": _json({"type": "object"}), "503": _json({"type": "object"}, "down")}}},

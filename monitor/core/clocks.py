@@ -5,8 +5,9 @@ so duplicates, late and out-of-order events give the same clocks as a clean stre
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Iterable, Sequence
 
@@ -15,6 +16,9 @@ from monitor.core.events import Event
 from monitor.core.standards import Standard
 
 DEFAULT_SKEW = timedelta(seconds=30)
+#: Deadlines outside these years are device faults (and near datetime's limits arithmetic overflows).
+EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
 
 
 class ClockState(StrEnum):
@@ -108,8 +112,15 @@ def _group_by_key(standard: Standard, events: list[Event]) -> dict[str, list[Eve
     return {key: [e for e in events if belongs(e, key)] for key in dict.fromkeys(keys)}
 
 
+KEY_LENGTH = 200  # the width of the stored key
+
+
 def _key_text(value: object) -> str:
-    return "" if value is None else str(value)
+    """The correlation key as stored; an overlong one is replaced by its hash, still unique."""
+    text = "" if value is None else str(value)
+    if len(text) <= KEY_LENGTH:
+        return text
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "backslashreplace")).hexdigest()
 
 
 def _find_start(standard: Standard, events: list[Event]) -> Event | None:
@@ -151,7 +162,9 @@ def _absolute_deadline(standard: Standard, start_event: Event) -> datetime | Non
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo is not None else None
+    if parsed.tzinfo is None or not EARLIEST <= parsed.astimezone(timezone.utc) < LATEST:
+        return None  # unusable: the clock falls back to ``within``
+    return parsed
 
 
 def _evaluate_one(

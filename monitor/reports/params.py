@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterable, Union
 
+from monitor.core.clocks import EARLIEST, LATEST
+from monitor.schemas import in_range
+
 Bound = Union[date, datetime]  # a datetime is always aware; a date is site-local midnight
 
 GROUP_KEYS = ("site", "day", "week", "month", "hour", "staff")
@@ -47,7 +50,14 @@ class ReportQuery:
 
 
 def parse_bound(param: str, text: str) -> Bound:
-    text = text.strip()
+    bound = _parse_bound(param, text.strip())
+    if not EARLIEST.date() <= (bound if isinstance(bound, date) and not isinstance(bound, datetime)
+                               else bound.date()) < LATEST.date():
+        raise ReportParamError(param, f"{param}: {text.strip()!r} is outside the years 1900 to 8999")
+    return bound
+
+
+def _parse_bound(param: str, text: str) -> Bound:
     if _DATE.fullmatch(text):
         try:
             return date.fromisoformat(text)
@@ -64,6 +74,8 @@ def parse_bound(param: str, text: str) -> Bound:
     if instant.tzinfo is None:
         raise ReportParamError(param, f"{param}: the timestamp {text!r} has no offset; add Z or ±HH:MM, "
                                       "or give a date")
+    if not in_range(instant):
+        raise ReportParamError(param, f"{param}: {text!r} is outside the years 1900 to 8999")
     return instant.astimezone(timezone.utc)
 
 

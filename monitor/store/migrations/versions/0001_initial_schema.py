@@ -92,7 +92,7 @@ def upgrade() -> None:
     with op.batch_alter_table('clocks', schema=None) as batch_op:
         batch_op.create_index('ix_clocks_case', ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_clocks_next_due_at'), ['next_due_at'], unique=False)
-        batch_op.create_index('ix_clocks_standard_start', ['standard_id', 'start_at'], unique=False)
+        batch_op.create_index('ix_clocks_report', ['standard_id', 'start_at', 'start_local', 'site', 'staff', 'state', 'data_gap', 'duration_s', 'version'], unique=False)
 
     op.create_table('dead_letters',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -137,6 +137,13 @@ def upgrade() -> None:
         batch_op.create_index('ix_events_site_at', ['site', 'at'], unique=False)
         batch_op.create_index('ix_events_type_at', ['type', 'at'], unique=False)
 
+    op.create_table('outbox_cursors',
+    sa.Column('channel', sa.String(length=32), nullable=False),
+    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('owner', sa.String(length=100), nullable=True),
+    sa.Column('lease_until', monitor.store.models.UTCDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('channel')
+    )
     op.create_table('standards_versions',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('file', sa.String(length=200), nullable=False),
@@ -176,6 +183,7 @@ def downgrade() -> None:
     op.drop_table('users')
     op.drop_table('tokens')
     op.drop_table('standards_versions')
+    op.drop_table('outbox_cursors')
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_index('ix_events_type_at')
         batch_op.drop_index('ix_events_site_at')
@@ -191,7 +199,7 @@ def downgrade() -> None:
 
     op.drop_table('dead_letters')
     with op.batch_alter_table('clocks', schema=None) as batch_op:
-        batch_op.drop_index('ix_clocks_standard_start')
+        batch_op.drop_index('ix_clocks_report')
         batch_op.drop_index(batch_op.f('ix_clocks_next_due_at'))
         batch_op.drop_index('ix_clocks_case')
 
