@@ -34,6 +34,8 @@ from monitor.ingest import EVENTS, STATUS, Delivery, Ingestor
 
 log = logging.getLogger(__name__)
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: Payload bytes committed in one transaction at most (about 2,000 events of a typical size).
+BATCH_BYTES = 512 * 1024
 #: Errors that say the database is away for now, not that the message is bad.
 TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 
@@ -108,9 +110,9 @@ class MqttBridge:
             # Memory stays bounded by Receive Maximum × this. Keep the broker's max_packet_size
             # below it, so the broker refuses a larger publish instead of dropping it for us.
             properties.MaximumPacketSize = self.max_packet_size
-            self.client.connect_async(self.host, self.port, keepalive=15, clean_start=False, properties=properties)
+            self.client.connect_async(self.host, self.port, keepalive=60, clean_start=False, properties=properties)
         else:
-            self.client.connect_async(self.host, self.port, keepalive=15)
+            self.client.connect_async(self.host, self.port, keepalive=60)
         self.client.loop_start()
         self._thread = threading.Thread(target=self._ingest_loop, name="mqtt-ingest", daemon=True)
         self._thread.start()
@@ -172,15 +174,19 @@ class MqttBridge:
                 self._handle_until_stored(batch)
 
     def _take_batch(self) -> list[_Message]:
+        """What is waiting, up to ``commit_batch`` messages or BATCH_BYTES of payload: one transaction
+        stays short even when each message carries a batch of events."""
         try:
             batch = [self._queue.get(timeout=0.2)]
         except queue.Empty:
             return []
-        while len(batch) < self.commit_batch:
+        size = len(batch[0].payload)
+        while len(batch) < self.commit_batch and size < BATCH_BYTES:
             try:
                 batch.append(self._queue.get_nowait())
             except queue.Empty:
                 break
+            size += len(batch[-1].payload)
         return batch
 
     def _handle_until_stored(self, batch: list[_Message]) -> None:
