@@ -1,0 +1,106 @@
+"""Figures 1 and 2: MQTT ingestion throughput, publish → stored and evaluated.
+
+Each measurement gets its own throwaway Mosquitto and a fresh database. First the reference: a bare
+paho QoS 1 subscriber counts the stream; then the real service (``python -m monitor run``) takes
+the same stream and the benchmark polls the ``clocks`` table until every event has its clock
+(each event is a ``job_opened`` start event of its own case, so stored-and-evaluated is visible as
+one clock row per event). Rate = events / (last clock visible − first publish).
+"""
+from __future__ import annotations
+
+from bench.common import (BenchError, Context, CountingSubscriber, Db, Mosquitto, Profiler, Publisher, Result,
+                          Service, metric, payload_file, progress, sqlalchemy_url, standards_dir, wait_count)
+
+NAME = "ingest"
+SINGLE_TARGET_RATIO = 0.5
+BATCH_TARGET = 40_000.0
+WARM = 200
+
+
+def reference_rate(ctx: Context, broker: Mosquitto, name: str, events: int, batch: int) -> float:
+    path, messages = payload_file(ctx.workdir, f"{name}-ref", events, batch)
+    counter = CountingSubscriber(broker.url, messages, timeout=max(60.0, events / 500))
+    publisher = Publisher(broker.url, path, messages)
+    publisher.wait(timeout=max(60.0, events / 500))
+    seen = counter.result(timeout=max(60.0, events / 500))
+    if not seen["ok"]:
+        raise BenchError(f"reference subscriber saw {seen['messages']}/{messages} messages")
+    rate = events / (seen["last"] - publisher.t0)
+    progress(f"reference ({name}): bare paho subscriber counted {events:,} events in {messages:,} messages "
+             f"at {rate:,.0f} events/s (publisher done at {events / (publisher.t1 - publisher.t0):,.0f}/s)")
+    return rate
+
+
+def service_rate(ctx: Context, broker: Mosquitto, kind: str, name: str, events: int, batch: int) -> tuple[float, dict]:
+    url = sqlalchemy_url(kind, ctx.workdir, name)
+    service = Service(ctx.workdir, url, broker.url, standards_dir(ctx.workdir), name)
+    db = Db(url)
+    try:
+        service.start()
+        ready = service.wait_ready()
+        progress(f"service ({kind}) ready in {ready:.1f}s; warming up with {WARM} events")
+        warm_path, warm_messages = payload_file(ctx.workdir, f"{name}-warm", WARM, min(batch, 100))
+        Publisher(broker.url, warm_path, warm_messages).wait(60)
+        wait_count(db, "SELECT count(*) FROM clocks", WARM, 60, "warm-up", service)
+        db.analyze()
+        batches_before = (metric(service, "smartmon_ingest_batch_messages_sum") or 0,
+                          metric(service, "smartmon_ingest_batch_messages_count") or 0)
+        path, messages = payload_file(ctx.workdir, name, events, batch)
+        sql = "SELECT count(*) FROM clocks"
+        with Profiler(ctx.profile_dir, service.pid, name, db_url=url):
+            publisher = Publisher(broker.url, path, messages)
+            reached, count = wait_count(db, sql, events + WARM, max(120.0, events / 300), f"{name} ({kind}) stored",
+                                        service)
+            publisher.wait(60)
+        stored = count - WARM
+        rate = stored / (reached - publisher.t0)
+        messages_in = (metric(service, "smartmon_ingest_batch_messages_sum") or 0) - batches_before[0]
+        transactions = (metric(service, "smartmon_ingest_batch_messages_count") or 0) - batches_before[1]
+        extra = {"publisher_rate": events / (publisher.t1 - publisher.t0), "stored": stored, "ready_s": ready,
+                 "per_transaction": messages_in / transactions if transactions else None,
+                 "reconnects": service.log_count("MQTT connection lost"),
+                 "duplicates": metric(service, "smartmon_events_duplicate_total")}
+        progress(f"service ({kind}): {stored:,}/{events:,} events stored and evaluated at {rate:,.0f} events/s "
+                 f"(the broker took them at {extra['publisher_rate']:,.0f}/s)")
+        return rate, extra
+    finally:
+        service.stop()
+        db.close()
+
+
+def _per_transaction(extra: dict) -> str:
+    value = extra.get("per_transaction")
+    text = "messages per ingest transaction: " + ("n/a" if value is None else f"{value:.1f} on average")
+    if extra.get("reconnects"):
+        text += (f"; the service lost its MQTT connection {extra['reconnects']} time(s) (see its log) and "
+                 f"{extra.get('duplicates') or 0:,.0f} redelivered events were dropped as duplicates")
+    return text
+
+
+def run(ctx: Context) -> list[Result]:
+    results = []
+    single_n = ctx.size(2_000, 50_000)
+    batch_n = ctx.size(10_000, 200_000)
+    for kind in ctx.dbs:
+        with Mosquitto(ctx.workdir) as broker:
+            progress(f"1. single-event messages, {single_n:,} events, {kind}")
+            reference = reference_rate(ctx, broker, f"single-{kind}", single_n, 1)
+            rate, extra = service_rate(ctx, broker, kind, f"single-{kind}", single_n, 1)
+        complete = extra["stored"] >= single_n
+        results.append(Result(
+            f"1. ingest single-event QoS 1 [{kind}]", rate, "ev/s", reference, "bare paho counter",
+            f"ratio >= {SINGLE_TARGET_RATIO}", complete and rate / reference >= SINGLE_TARGET_RATIO,
+            ("" if complete else f"TIMEOUT: only {extra['stored']:,} of {single_n:,} stored; ")
+            + f"{single_n:,} events; mosquitto_pub done at {extra['publisher_rate']:,.0f} ev/s; "
+            + _per_transaction(extra)))
+        with Mosquitto(ctx.workdir) as broker:
+            progress(f"2. batches of 100 events, {batch_n:,} events, {kind}")
+            reference = reference_rate(ctx, broker, f"batch-{kind}", batch_n, 100)
+            rate, extra = service_rate(ctx, broker, kind, f"batch-{kind}", batch_n, 100)
+        complete = extra["stored"] >= batch_n
+        results.append(Result(
+            f"2. ingest batches of 100 [{kind}]", rate, "ev/s", reference, "bare paho counter",
+            f">= {BATCH_TARGET:,.0f} ev/s", complete and rate >= BATCH_TARGET,
+            ("" if complete else f"TIMEOUT: only {extra['stored']:,} of {batch_n:,} stored; ")
+            + f"{batch_n:,} events in {batch_n // 100:,} messages; " + _per_transaction(extra)))
+    return results
