@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from monitor.alerts import AlertChanges, apply_plan
@@ -19,7 +19,6 @@ from monitor.core.alerting import AlertKey, plan_alerts
 from monitor.core.calendars import Interval
 from monitor.core.clocks import Clock, evaluate
 from monitor.core.events import Event
-from monitor.core.standards import Standard
 from monitor.registry import Registry
 from monitor.store.models import AlertRow, ClockRow, DeviceStatus, EventRow
 
@@ -82,6 +81,8 @@ class CaseEvaluator:
 
         earliest = None
         seen: set[ClockIdentity] = set()
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
         for case_id in case_ids:
             case_events = events.get(case_id, [])
             site_offline = offline.get(case_events[0].site, []) if case_events else []
@@ -89,26 +90,25 @@ class CaseEvaluator:
                 for clock in evaluate(standard, case_events, now, offline=site_offline, skew=self.skew):
                     identity = (standard.id, case_id, clock.key)
                     seen.add(identity)
-                    due = self._store(session, standard, clock, clocks.get(identity), alerts[identity], changes, now)
-                    if due is not None and (earliest is None or due < earliest):
-                        earliest = due
+                    plan = plan_alerts(standard, clock, {k: a.state for k, a in alerts[identity].items()}, now)
+                    values = self._clock_values(clock, plan.next_due_at, now)
+                    row = clocks.get(identity)
+                    if row is None:
+                        inserts.append({"standard_id": standard.id, "case_id": case_id, "key": clock.key, **values})
+                    else:
+                        updates.append({"id": row.id, **values})
+                    apply_plan(changes, identity, clock, clock.site, standard.version, plan, alerts[identity], now)
+                    if plan.next_due_at is not None and (earliest is None or plan.next_due_at < earliest):
+                        earliest = plan.next_due_at
+        # Core bulk statements: per-object ORM flushes were a quarter of ingestion time.
+        if inserts:
+            session.execute(insert(ClockRow), inserts)
+        if updates:
+            session.execute(update(ClockRow), updates)
         for identity, row in clocks.items():
             if identity not in seen:
                 self._drop(session, identity, row, alerts[identity], changes, now)
         return earliest
-
-    def _store(self, session: Session, standard: Standard, clock: Clock, row: ClockRow | None,
-               existing: dict[AlertKey, AlertRow], changes: AlertChanges, now: datetime) -> datetime | None:
-        plan = plan_alerts(standard, clock, {k: a.state for k, a in existing.items()}, now)
-        values = self._clock_values(clock, plan.next_due_at, now)
-        if row is None:
-            session.add(ClockRow(standard_id=standard.id, case_id=clock.case, key=clock.key, **values))
-        else:
-            for name, value in values.items():
-                setattr(row, name, value)
-        apply_plan(changes, (standard.id, clock.case, clock.key), clock, clock.site, standard.version, plan,
-                   existing, now)
-        return plan.next_due_at
 
     def _drop(self, session: Session, identity: ClockIdentity, row: ClockRow,
               existing: dict[AlertKey, AlertRow], changes: AlertChanges, now: datetime) -> None:

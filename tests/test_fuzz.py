@@ -276,7 +276,8 @@ def test_property_valid_events_are_all_accepted_once(door, data):
 
 
 def _acceptable(event: dict) -> bool:
-    """Events the door must take: a well-formed time with an offset, in 1900–8999, not in the future."""
+    """Events the door must take: a well-formed time with an offset, in 1900–8999, not in the future,
+    text without NUL or lone surrogates."""
     try:
         moment = datetime.fromisoformat(event["at"])
     except ValueError:
@@ -285,6 +286,10 @@ def _acceptable(event: dict) -> bool:
         return False
     if not in_range(moment):
         return False
+    try:
+        json.dumps(event, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False  # a lone surrogate: refused, as text that cannot be stored
     return moment - datetime.now(timezone.utc) < timedelta(minutes=4) and "\\u0000" not in json.dumps(event)
 
 
