@@ -2,6 +2,7 @@
 MONITOR_TEST_DATABASE_URL is set), the app with the engine test standards, and helpers."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -138,3 +139,30 @@ def client(app):
 @pytest.fixture
 def admin() -> dict:
     return {"Authorization": f"Bearer {ADMIN}"}
+
+
+@pytest.fixture(scope="module")
+def broker(mosquitto) -> str:
+    """The session broker's URL (tests that stop brokers define their own ``broker``)."""
+    return mosquitto.url
+
+
+@pytest.fixture
+def subscriber(broker):
+    """Records every message under smartmon/v1/#."""
+    from tests.mqtt_helpers import Subscriber
+
+    sub = Subscriber(broker)
+    yield sub
+    sub.close()
+
+
+def send(runtime, *events, now=None, site="bj-01"):
+    """Ingest (id, case, type, at[, extra fields]) tuples at ``now`` (default: the latest ``at``)."""
+    from monitor.ingest import Delivery
+
+    payload = json.dumps([{"id": e[0], "case": e[1], "type": e[2], "at": e[3].isoformat(), **(e[4] if len(e) > 4 else {})}
+                          for e in events]).encode()
+    outcome = runtime.ingestor.ingest([Delivery(payload, "test", site=site, device="tab")],
+                                      now=now or max(e[3] for e in events))[0]
+    assert not outcome.rejected, outcome.rejected

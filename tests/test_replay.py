@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port, wait_for as wait_until
-from tests.mqtt_helpers import Subscriber
 
 from sensors.publisher import SendResult
 from sensors.replay import (
@@ -32,18 +31,6 @@ MOSQUITTO = "/usr/sbin/mosquitto"
 
 
 # -- fixtures: a throwaway broker, a subscriber, a recording sender ---------------------------
-
-
-@pytest.fixture(scope="module")
-def broker(mosquitto) -> str:
-    return mosquitto.url
-
-
-@pytest.fixture
-def subscriber(broker):
-    sub = Subscriber(broker)
-    yield sub
-    sub.close()
 
 
 class Recorder:

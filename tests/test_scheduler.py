@@ -11,18 +11,11 @@ from monitor.auth import create_token
 from monitor.ingest import Delivery
 from monitor.runtime import Runtime
 from monitor.store.models import AlertRow, ClockRow
+from tests.conftest import send
 
 T = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
 S = timedelta(seconds=1)
 M = timedelta(minutes=1)
-
-
-def send(runtime, *events, now=None, site="bj-01"):
-    payload = json.dumps([{"id": e[0], "case": e[1], "type": e[2], "at": e[3].isoformat(), **(e[4] if len(e) > 4 else {})}
-                          for e in events]).encode()
-    outcome = runtime.ingestor.ingest([Delivery(payload, "test", site=site, device="tab")],
-                                      now=now or max(e[3] for e in events))[0]
-    assert not outcome.rejected, outcome.rejected
 
 
 def device_status(runtime, state: str, at: datetime) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import wait_for as wait_until
-from tests.mqtt_helpers import Subscriber
 from ruamel.yaml import YAML
 
 from sensors.publisher import SendResult
@@ -34,18 +33,6 @@ TYPE_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 
 
 # -- fixtures: a throwaway broker and a subscriber --------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def broker(mosquitto) -> str:
-    return mosquitto.url
-
-
-@pytest.fixture
-def subscriber(broker):
-    sub = Subscriber(broker)
-    yield sub
-    sub.close()
 
 
 class Recorder:

@@ -1,7 +1,6 @@
 """The web pages through Flask's test client: sign-in, roles, the board's data attributes, the case page."""
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
@@ -11,7 +10,7 @@ import pytest
 
 from monitor.auth import create_token, create_user
 from monitor.ingest import Delivery
-from tests.conftest import ADMIN, app_config
+from tests.conftest import ADMIN, app_config, send
 
 # Time is injected into ingestion and the scheduler, as in test_scheduler.py; an hour back so
 # nothing is "in the future" for code that reads the real clock.
@@ -77,14 +76,6 @@ class Page(HTMLParser):
 
 def page(response) -> Node:
     return Page(response.get_data(as_text=True)).root
-
-
-def send(runtime, *events, now=None, site="bj-01"):
-    payload = json.dumps([{"id": e[0], "case": e[1], "type": e[2], "at": e[3].isoformat(), **(e[4] if len(e) > 4 else {})}
-                          for e in events]).encode()
-    outcome = runtime.ingestor.ingest([Delivery(payload, "test", site=site, device="tab")],
-                                      now=now or max(e[3] for e in events))[0]
-    assert not outcome.rejected, outcome.rejected
 
 
 def alert_ids(client) -> dict[str, str]:
