@@ -2,22 +2,15 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
-from monitor.core.clocks import EARLIEST, LATEST
+from monitor.core.clocks import in_range
 
 TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def in_range(value: datetime) -> bool:
-    try:
-        return EARLIEST <= value.astimezone(timezone.utc) < LATEST
-    except OverflowError:
-        return False
 
 
 class Timestamp(fields.Field):

@@ -28,12 +28,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
-from monitor.schemas import in_range
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from monitor.core.clocks import in_range
 from monitor.ingest import Delivery
 from monitor.store.models import DeadLetter, DeviceStatus, EventRow
 from tests import faults

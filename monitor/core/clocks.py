@@ -21,6 +21,14 @@ EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
 
 
+def in_range(value: datetime) -> bool:
+    """Within EARLIEST..LATEST; False too when converting to UTC overflows (year 1, +05:00)."""
+    try:
+        return EARLIEST <= value.astimezone(timezone.utc) < LATEST
+    except OverflowError:
+        return False
+
+
 class ClockState(StrEnum):
     RUNNING = "running"
     BREACHED = "breached"
@@ -162,7 +170,7 @@ def _absolute_deadline(standard: Standard, start_event: Event) -> datetime | Non
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    if parsed.tzinfo is None or not EARLIEST <= parsed.astimezone(timezone.utc) < LATEST:
+    if parsed.tzinfo is None or not in_range(parsed):
         return None  # unusable: the clock falls back to ``within``
     return parsed
 

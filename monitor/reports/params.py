@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterable, Union
 
-from monitor.core.clocks import EARLIEST, LATEST
-from monitor.schemas import in_range
+from monitor.core.clocks import EARLIEST, LATEST, in_range
 
 Bound = Union[date, datetime]  # a datetime is always aware; a date is site-local midnight
 
