@@ -7,7 +7,6 @@ audit trail) → channels deliver from that log: SSE streams read it, the outbox
 """
 from __future__ import annotations
 
-import logging
 import threading
 import uuid
 from datetime import datetime
@@ -21,8 +20,6 @@ from monitor.core.clocks import Clock
 from monitor.store import audit
 from monitor.store.models import AlertAction, AlertRow
 from monitor.views import alert_json
-
-log = logging.getLogger(__name__)
 
 
 class AlertError(Exception):
