@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any, Sequence
 
 from sqlalchemy.orm import Session
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from monitor import metrics
 from monitor.core.alerting import ACKNOWLEDGED, ESCALATION, LIVE_STATES, OPEN, RESOLVED, RETRACTED, AlertKey, AlertPlan
 from monitor.core.clocks import Clock
-from monitor.store import audit
+from monitor.store import audit, bulk
 from monitor.store.models import AlertAction, AlertRow
 from monitor.views import alert_json
 
@@ -31,23 +32,38 @@ class AlertError(Exception):
 
 
 class AlertChanges:
-    """Alert changes made in one transaction, recorded as actions and chained at flush time."""
+    """Alert changes made in one transaction, written and chained at flush time.
+
+    New alerts and the actions go in as bulk statements (a burst of breaches opens thousands at
+    once); changes to alerts already stored are made on their loaded rows.
+    """
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.actions: list[AlertAction] = []
+        self.opened: list[dict[str, Any]] = []
+        self.actions: list[dict[str, Any]] = []
 
-    def record(self, row: AlertRow, action: str, actor: str | None, now: datetime) -> None:
-        self.actions.append(AlertAction(alert_id=row.id, action=action, actor=actor, at=now, alert=alert_json(row)))
+    def open(self, values: dict[str, Any], action: str, now: datetime) -> None:
+        self.opened.append(values)
+        self.record(SimpleNamespace(**values), action, None, now)
+
+    def record(self, row: AlertRow | SimpleNamespace, action: str, actor: str | None, now: datetime) -> None:
+        self.actions.append({"alert_id": row.id, "action": action, "actor": actor, "at": now, "alert": alert_json(row)})
 
     def flush(self) -> list[dict[str, Any]]:
-        """Write the actions, chain them, and return what the channels will send."""
+        """Write the alerts and actions, chain the actions, and return what the channels will send."""
         if not self.actions:
             return []
-        self.session.add_all(self.actions)
         self.session.flush()
+        bulk.insert_rows(self.session, AlertRow, self.opened)
+        # Numbered under the chain lock, so actions commit in ``seq`` order: a channel reading on
+        # from the last seq it sent never passes one that another worker commits later.
+        audit.lock_chain(self.session)
+        for action, seq in zip(self.actions, bulk.allocate_keys(self.session, AlertAction.seq, len(self.actions))):
+            action["seq"] = seq
+        bulk.insert_rows(self.session, AlertAction, self.actions)
         audit.append(self.session, "alert_action", self.actions)
-        return [{"seq": a.seq, "action": a.action, "alert": a.alert} for a in self.actions]
+        return [{"seq": a["seq"], "action": a["action"], "alert": a["alert"]} for a in self.actions]
 
 
 def apply_plan(changes: AlertChanges, clock_identity: tuple[str, str, str], clock: Clock | None, site: str,
@@ -69,15 +85,14 @@ def apply_plan(changes: AlertChanges, clock_identity: tuple[str, str, str], cloc
             row.resolved_at = row.resolution = None
             changes.record(row, "reopened", None, now)
             continue
-        row = AlertRow(
-            id=str(uuid.uuid4()), kind=point.kind, step=point.step, standard_id=standard_id, version=version,
-            site=site, case_id=case_id, key=key, state=OPEN, due_at=point.due_at, opened_at=now, to=point.to,
-        )
-        changes.session.add(row)
-        existing[point.key] = row
+        changes.open({
+            "id": str(uuid.uuid4()), "kind": point.kind, "step": point.step, "standard_id": standard_id,
+            "version": version, "site": site, "case_id": case_id, "key": key, "state": OPEN, "due_at": point.due_at,
+            "opened_at": now, "to": point.to, "acknowledged_by": None, "acknowledged_at": None, "note": None,
+            "resolved_at": None, "resolution": None,
+        }, "escalated" if point.kind == ESCALATION else "opened", now)
         metrics.ALERTS_OPENED.labels(point.kind).inc()
         metrics.ALERT_LAG.observe(max(0.0, (now - point.due_at).total_seconds()))
-        changes.record(row, "escalated" if point.kind == ESCALATION else "opened", None, now)
 
 
 def acknowledge(session: Session, alert_id: str, actor: str, note: str | None, now: datetime) -> tuple[dict, list]:

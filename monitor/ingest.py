@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Sequence
 
 from marshmallow import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,7 @@ from monitor import metrics
 from monitor.alerts import Fanout
 from monitor.evaluator import CaseEvaluator
 from monitor.schemas import EVENT_SCHEMA, STATUS_SCHEMA, clean_reason, one_line
-from monitor.store import audit
+from monitor.store import audit, bulk
 from monitor.store.db import Database
 from monitor.store.models import ClockRow, DeadLetter, DeviceStatus, EventRow
 
@@ -210,15 +210,13 @@ class Ingestor:
         dead = [row for p in parsed for row in p.dead]
         statuses = [row for p in parsed for row in p.statuses]
         with self.db.session() as session:
-            if dead:
-                session.execute(insert(DeadLetter), dead)
+            bulk.insert_rows(session, DeadLetter, dead)
             fresh = self._fresh(session, parsed, outcomes)
             if fresh:
-                inserted = session.execute(
-                    insert(EventRow).returning(EventRow.seq, sort_by_parameter_order=True), fresh).scalars().all()
-                for row, seq in zip(fresh, inserted):
+                for row, seq in zip(fresh, bulk.allocate_keys(session, EventRow.seq, len(fresh))):
                     row["seq"] = seq
-                audit.append(session, "event", [_Row(r) for r in fresh])
+                bulk.insert_rows(session, EventRow, fresh)
+                audit.append(session, "event", fresh)
             cases = {r["case_id"] for r in fresh} | self._record_statuses(session, statuses)
             changes, due = self.evaluator.reevaluate(session, cases, now) if cases else ([], None)
         metrics.EVENTS_ACCEPTED.inc(len(fresh))
@@ -234,8 +232,8 @@ class Ingestor:
         """Events whose id is new, in arrival order; repeats count as duplicates."""
         ids = list({row["id"] for p in parsed for row in p.events})
         stored: set[str] = set()
-        for start in range(0, len(ids), 900):
-            stored.update(session.scalars(select(EventRow.id).where(EventRow.id.in_(ids[start:start + 900]))))
+        for chunk in bulk.chunks(ids):
+            stored.update(session.scalars(select(EventRow.id).where(bulk.member_of(session, EventRow.id, chunk))))
         fresh = []
         for p, outcome in zip(parsed, outcomes):
             for row in p.events:
@@ -251,8 +249,7 @@ class Ingestor:
     def _record_statuses(session: Session, statuses: list[dict[str, Any]]) -> set[str]:
         """Store status messages; return the cases whose clocks fell due while a returning device was away."""
         cases: set[str] = set()
-        if statuses:
-            session.execute(insert(DeviceStatus), statuses)
+        bulk.insert_rows(session, DeviceStatus, statuses)
         for status in statuses:
             if status["state"] == "online":
                 cases |= _cases_judged_while_offline(session, status["site"], status["device"], status["at"])
@@ -269,9 +266,3 @@ def _cases_judged_while_offline(session: Session, site: str, device: str, back_a
     return set(session.scalars(select(ClockRow.case_id).where(
         ClockRow.site == site, ClockRow.deadline >= since, ClockRow.deadline <= back_at)))
 
-
-class _Row:
-    """Attribute view of an inserted event dict, for the audit digest."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from monitor.core.standards import Standard, StandardSet
@@ -132,9 +132,8 @@ class Registry:
         old_text = previous.text if previous else ""
         diff = "".join(difflib.unified_diff(old_text.splitlines(True), text.splitlines(True),
                                             f"{name}@{number - 1}", f"{name}@{number}"))
-        row = StandardsVersion(file=name, version=number, text=text, author=author, created_at=now, diff=diff)
-        session.add(row)
-        session.flush()
+        row = {"file": name, "version": number, "text": text, "author": author, "created_at": now, "diff": diff}
+        row["id"] = session.execute(insert(StandardsVersion).values(row).returning(StandardsVersion.id)).scalar_one()
         audit.append(session, "standards_version", [row])
         return number
 

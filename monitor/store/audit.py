@@ -11,11 +11,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from monitor.store import bulk
 from monitor.store.db import Database
 from monitor.store.models import AlertAction, AuditRecord, EventRow, StandardsVersion
 
@@ -25,31 +26,33 @@ _CHUNK = 5000
 
 
 def _canonical(value: Any) -> Any:
+    """Only called for what JSON has no form for: datetimes as ISO 8601, anything else as text."""
     if isinstance(value, datetime):
         return value.isoformat()
-    return value
+    return str(value)
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_canonical)
 
 
 def row_digest(fields: dict[str, Any]) -> str:
-    payload = json.dumps({k: _canonical(v) for k, v in fields.items()}, sort_keys=True, ensure_ascii=False,
-                         separators=(",", ":"), default=str)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_ENCODER.encode(fields).encode("utf-8")).hexdigest()
 
 
-def event_fields(row: EventRow | Any) -> dict[str, Any]:
-    return {"seq": row.seq, "id": row.id, "case": row.case_id, "type": row.type, "at": row.at, "site": row.site,
-            "device": row.device, "staff": row.staff, "attrs": row.attrs, "received_at": row.received_at,
-            "source": row.source}
+def event_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {"seq": row["seq"], "id": row["id"], "case": row["case_id"], "type": row["type"], "at": row["at"],
+            "site": row["site"], "device": row["device"], "staff": row["staff"], "attrs": row["attrs"],
+            "received_at": row["received_at"], "source": row["source"]}
 
 
-def version_fields(row: StandardsVersion | Any) -> dict[str, Any]:
-    return {"id": row.id, "file": row.file, "version": row.version, "text": row.text, "author": row.author,
-            "created_at": row.created_at, "diff": row.diff}
+def version_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "file": row["file"], "version": row["version"], "text": row["text"],
+            "author": row["author"], "created_at": row["created_at"], "diff": row["diff"]}
 
 
-def action_fields(row: AlertAction | Any) -> dict[str, Any]:
-    return {"seq": row.seq, "alert_id": row.alert_id, "action": row.action, "actor": row.actor, "at": row.at,
-            "alert": row.alert}
+def action_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {"seq": row["seq"], "alert_id": row["alert_id"], "action": row["action"], "actor": row["actor"],
+            "at": row["at"], "alert": row["alert"]}
 
 
 #: kind → (table, primary-key column, canonical fields)
@@ -69,12 +72,18 @@ def head(session: Session) -> str:
     return last or GENESIS
 
 
-def append(session: Session, kind: str, rows: Sequence[Any]) -> None:
-    """Chain freshly flushed rows of one kind, in the order given, inside the caller's transaction."""
-    if not rows:
-        return
+def lock_chain(session: Session) -> None:
+    """Be the one writer of the chain until this transaction ends (SQLite's write lock already is)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _CHAIN_LOCK})
+
+
+def append(session: Session, kind: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Chain freshly inserted rows of one kind (column → value), in the order given, inside the caller's
+    transaction."""
+    if not rows:
+        return
+    lock_chain(session)
     _, _, fields = KINDS[kind]
     prev = head(session)
     records = []
@@ -85,7 +94,7 @@ def append(session: Session, kind: str, rows: Sequence[Any]) -> None:
         current = link_hash(prev, kind, ref, digest)
         records.append({"kind": kind, "ref": ref, "row_hash": digest, "prev_hash": prev, "hash": current})
         prev = current
-    session.execute(AuditRecord.__table__.insert(), records)
+    bulk.insert_rows(session, AuditRecord, records)
 
 
 @dataclass(frozen=True)
@@ -121,7 +130,7 @@ def _live_digests(session: Session, batch: list[AuditRecord]) -> dict[tuple[str,
     for kind, (table, key, fields) in KINDS.items():
         wanted = [int(r.ref) for r in batch if r.kind == kind]
         if wanted:
-            for row in session.scalars(select(table).where(key.in_(wanted))):
+            for row in session.execute(select(table.__table__).where(key.in_(wanted))).mappings():
                 content = fields(row)
                 digests[(kind, _ref(content))] = row_digest(content)
     return digests
