@@ -70,13 +70,33 @@ def _copy(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> Non
 
 
 def update_rows(session: Session, model: type, rows: Sequence[dict[str, Any]], key: str = "id") -> None:
-    """Core ``executemany`` UPDATE by primary key; every row must carry the same columns."""
+    """UPDATE by primary key, every row with the same columns: on PostgreSQL one statement over
+    arrays, elsewhere Core ``executemany``."""
     if not rows:
         return
     table = model.__table__
+    if len(rows) >= COPY_FROM and is_postgresql(session):
+        _update_from_arrays(session, table, rows, key)
+        return
     statement = table.update().where(table.c[key] == bindparam("_key"))  # SET: the other keys given
     session.connection().execute(
         statement, [{name: value for name, value in row.items() if name != key} | {"_key": row[key]} for row in rows])
+
+
+def _update_from_arrays(session: Session, table: Table, rows: Sequence[dict[str, Any]], key: str) -> None:
+    """``UPDATE t SET c = v.c … FROM unnest(:keys, :c …) AS v WHERE t.key = v.key``: one statement
+    instead of one per row; the array types apply the columns' bind processing to every element."""
+    dialect = session.get_bind().dialect
+    quote = dialect.identifier_preparer.quote
+    names = [key] + [name for name in rows[0] if name != key]
+    arrays = ", ".join(f"CAST(:p{i} AS {table.c[name].type.compile(dialect)}[])" for i, name in enumerate(names))
+    settings = ", ".join(f"{quote(name)} = v.{quote(name)}" for name in names[1:])
+    statement = text(f"UPDATE {quote(table.name)} SET {settings} FROM unnest({arrays}) "
+                     f"AS v({', '.join(quote(name) for name in names)}) "
+                     f"WHERE {quote(table.name)}.{quote(key)} = v.{quote(key)}").bindparams(
+        *[bindparam(f"p{i}", [row[name] for row in rows], type_=ARRAY(table.c[name].type))
+          for i, name in enumerate(names)])
+    session.connection().execute(statement)
 
 
 def member_of(session: Session, column: InstrumentedAttribute, values: Iterable[Any]) -> ColumnElement[bool]:
