@@ -175,10 +175,14 @@ def sustainable_target_s(durations_s: Sequence[float], ratio: float) -> float | 
     Unlike an interpolated quantile it is always an observed duration, and a target equal to it
     is met by at least ``ratio`` of the clocks — the question operations ask.
     """
-    if not durations_s:
+    return nearest_rank(sorted(durations_s), ratio)
+
+
+def nearest_rank(ordered: Sequence[float], share: float) -> float | None:
+    """The value at rank ceil(share × n) (at least 1) of sorted values, as PostgreSQL's percentile_disc."""
+    if not ordered:
         return None
-    ordered = sorted(durations_s)
-    rank = max(1, math.ceil(ratio * len(ordered) - 1e-9))
+    rank = max(1, math.ceil(share * len(ordered) - 1e-9))
     return float(ordered[rank - 1])
 
 
