@@ -20,6 +20,7 @@ aggregates, so there the stopped durations are streamed out once and ranked per 
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -39,13 +40,15 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql import ColumnElement
 
 from monitor.core.smart import nearest_rank
 from monitor.reports.params import Bound, ReportQuery
 from monitor.store.models import ClockRow
 
 PERCENTILES = {"p50_s": 0.5, "p90_s": 0.9, "p95_s": 0.95}
+DURATION_FIGURES = ("mean_s", *PERCENTILES, "max_s")
+COUNTED = ("met", "missed", "breached", "cancelled", "data_gap")
 # Local midnight lies between UTC−12 and UTC+14: widen a date bound by that much on start_at so
 # the (standard_id, start_at) index still narrows the scan before start_local decides.
 _AHEAD, _BEHIND = timedelta(hours=14), timedelta(hours=12)
@@ -171,45 +174,76 @@ def _distinct_list(column, dialect: str):
     return func.group_concat(column.distinct())
 
 
-def grouped_stats(session: Session, query: ReportQuery, keys: Sequence[str],
-                  standards: Sequence[str] | None = None, with_sets: bool = False) -> list[GroupStats]:
-    """Counts and duration statistics per standard × group.
+def report_stats(session: Session, query: ReportQuery) -> tuple[list[GroupStats], list[GroupStats]]:
+    """Per-standard totals (with their version and site sets) and the rows per ``query.group_by``
+    group (the totals again when there is no grouping).
+
+    On SQLite one pass over the stopped durations gives every duration figure (groups and totals)
+    and the totals' counts are the sums of the groups' — each scan of a million clocks costs a
+    second there; PostgreSQL computes each level in SQL.
+    """
+    keys = tuple(query.group_by)
+    if session.get_bind().dialect.name == "postgresql":
+        totals = grouped_stats(session, query, (), with_sets=True)
+        return totals, (totals if not keys else grouped_stats(session, query, keys) if totals else [])
+    by_group, by_standard = _sqlite_durations(session, query, keys)
+    rows = grouped_stats(session, query, keys, with_sets=True, durations=by_group)
+    return (_totals_of(rows, by_standard) if keys else rows), rows
+
+
+def grouped_stats(session: Session, query: ReportQuery, keys: Sequence[str], with_sets: bool = False,
+                  durations: Mapping[tuple, dict[str, float | None]] | None = None) -> list[GroupStats]:
+    """Counts and duration figures per standard × group.
 
     ``with_sets`` adds each group's distinct standard versions and sites (for a report's title page).
+    On SQLite the duration figures come from ``durations`` (see :func:`_sqlite_durations`).
     """
     dialect = session.get_bind().dialect.name
     postgresql = dialect == "postgresql"
-    source = _classified(dialect, {k: key_expression(k, dialect) for k in keys}, clock_filter(query, standards))
-    percentiles = []
+    source = _classified(dialect, {k: key_expression(k, dialect) for k in keys}, clock_filter(query))
+    figures = []
     if postgresql:
-        percentiles = [func.percentile_disc(literal_column(repr(p))).within_group(source.c.d).label(name)
-                       for name, p in PERCENTILES.items()]
+        figures = [func.avg(source.c.d).label("mean_s"), func.max(source.c.d).label("max_s"),
+                   *[func.percentile_disc(literal_column(repr(p))).within_group(source.c.d).label(name)
+                     for name, p in PERCENTILES.items()]]
+    elif durations is None:
+        durations = _sqlite_durations(session, query, tuple(keys))[0]
     group = [source.c.standard, *[source.c[f"k_{k}"] for k in keys]]
     labels = [key_label(k, source.c[f"k_{k}"], dialect).label(f"k_{k}") for k in keys]
     statement = select(
         source.c.standard, *labels,
-        *[_count(source.c.kind, kind).label(kind) for kind in ("met", "missed", "breached", "cancelled", "data_gap")],
-        func.avg(source.c.d).label("mean_s"), func.max(source.c.d).label("max_s"), *percentiles,
+        *[_count(source.c.kind, kind).label(kind) for kind in COUNTED],
+        *figures,
         *([_distinct_list(source.c.version, dialect).label("versions"),
            _distinct_list(source.c.site, dialect).label("sites")] if with_sets and not postgresql else []),
     ).group_by(*group).order_by(*[column.asc().nulls_last() for column in group])
-    ranked = None if postgresql else _sqlite_percentiles(
-        session, select(source.c.standard, *labels, source.c.d).where(source.c.d.is_not(None)))
     sets = _version_and_site_sets(session, source, group, labels) if with_sets and postgresql else {}
     out = []
-    for row in session.execute(statement).mappings():
-        counts = Counts(*(int(row[k]) for k in ("met", "missed", "breached", "cancelled", "data_gap")))
+    for row in session.connection().execute(statement).mappings():
+        counts = Counts(*(int(row[k]) for k in COUNTED))
         group_keys = {k: row[f"k_{k}"] for k in keys}
-        if ranked is None:
-            shares = [_seconds(row[name]) for name in PERCENTILES]
+        identity = (row["standard"], *group_keys.values())
+        if postgresql:
+            stats = {name: _seconds(row[name], 3 if name == "mean_s" else None) for name in DURATION_FIGURES}
         else:
-            shares = ranked.get((row["standard"], *group_keys.values()), [None] * len(PERCENTILES))
+            stats = durations.get(identity, {})
         versions, sites = ((), ())
         if with_sets:
-            versions, sites = sets[(row["standard"], *group_keys.values())] if postgresql else _split_sets(row)
-        out.append(GroupStats(row["standard"], group_keys, counts, _seconds(row["mean_s"], 3), *shares,
-                              _seconds(row["max_s"]), versions, sites))
+            versions, sites = sets[identity] if postgresql else _split_sets(row)
+        out.append(GroupStats(row["standard"], group_keys, counts, **stats, versions=versions, sites=sites))
     return out
+
+
+def _totals_of(rows: list[GroupStats], durations: Mapping[tuple, dict[str, float | None]]) -> list[GroupStats]:
+    """Per standard: the sums of its groups' counts, the union of their sets, its own duration figures."""
+    by_standard: dict[str, list[GroupStats]] = {}
+    for row in rows:
+        by_standard.setdefault(row.standard, []).append(row)
+    return [GroupStats(standard, {}, Counts(*(sum(getattr(r.counts, name) for r in own) for name in COUNTED)),
+                       **durations.get((standard,), {}),
+                       versions=tuple(sorted({v for r in own for v in r.versions})),
+                       sites=tuple(sorted({s for r in own for s in r.sites})))
+            for standard, own in by_standard.items()]
 
 
 def _split_sets(row: Mapping[str, Any]) -> tuple[tuple[int, ...], tuple[str, ...]]:
@@ -223,7 +257,7 @@ def _version_and_site_sets(session: Session, source, group: list, labels: list) 
     million clocks). On SQLite it is the other way round, so there they stay in the main query."""
     versions: dict[tuple, set[int]] = defaultdict(set)
     sites: dict[tuple, set[str]] = defaultdict(set)
-    for *key, version, site in session.execute(
+    for *key, version, site in session.connection().execute(
             select(source.c.standard, *labels, source.c.version, source.c.site)
             .group_by(*group, source.c.version, source.c.site)):
         versions[tuple(key)].add(int(version))
@@ -231,21 +265,31 @@ def _version_and_site_sets(session: Session, source, group: list, labels: list) 
     return {key: (tuple(sorted(versions[key])), tuple(sorted(sites[key]))) for key in versions}
 
 
-def _sqlite_percentiles(session: Session, durations: Select) -> dict[tuple, list[float | None]]:
-    """(standard, *group keys) → nearest-rank percentiles, from one pass over ``durations`` (the
-    group's columns, then a stopped clock's duration).
+def _sqlite_durations(session: Session, query: ReportQuery, keys: tuple[str, ...]) -> tuple[dict, dict]:
+    """Duration figures (mean, nearest-rank percentiles, max) per (standard, *group keys) and per
+    (standard,), from one pass over the stopped clocks' durations.
 
     SQLite has no ordered-set aggregate; ranking inside SQL (ROW_NUMBER over each group) took four
     times as long at a million clocks as streaming the durations out and sorting them per group.
     """
-    grouped: dict[tuple, list[float]] = defaultdict(list)
-    for *group, duration in session.execute(durations):
-        grouped[tuple(group)].append(duration)
-    out = {}
-    for group, values in grouped.items():
-        values.sort()
-        out[group] = [nearest_rank(values, share) for share in PERCENTILES.values()]
-    return out
+    source = _classified("sqlite", {k: key_expression(k, "sqlite") for k in keys}, clock_filter(query))
+    labels = [key_label(k, source.c[f"k_{k}"], "sqlite") for k in keys]
+    groups: dict[tuple, list[float]] = defaultdict(list)
+    standards: dict[tuple, list[float]] = defaultdict(list)
+    for standard, *group, duration in session.connection().execute(
+            select(source.c.standard, *labels, source.c.d).where(source.c.d.is_not(None))):
+        groups[(standard, *group)].append(duration)
+        if keys:
+            standards[(standard,)].append(duration)
+    by_group = {group: _figures(values) for group, values in groups.items()}
+    return by_group, ({group: _figures(values) for group, values in standards.items()} if keys else by_group)
+
+
+def _figures(durations: list[float]) -> dict[str, float | None]:
+    durations.sort()
+    return {"mean_s": _seconds(math.fsum(durations) / len(durations), 3),
+            **{name: nearest_rank(durations, share) for name, share in PERCENTILES.items()},
+            "max_s": float(durations[-1])}
 
 
 def _seconds(value: Any, digits: int | None = None) -> float | None:
@@ -266,12 +310,10 @@ def period_counts(session: Session, query: ReportQuery, per: Mapping[str, str]) 
     weekly = [standard for standard, p in per.items() if p == "week"]
     label = case((inner.c.standard.in_(weekly), key_label("week", inner.c.k_period, dialect)),
                  else_=inner.c.k_period) if weekly else inner.c.k_period
-    statement = select(inner.c.standard, label.label("k_period"), *[_count(inner.c.kind, kind).label(kind)
-                                 for kind in ("met", "missed", "breached", "cancelled", "data_gap")]
-                       ).group_by(*group).order_by(*group)
-    return [(row["standard"], row["k_period"],
-             Counts(*(int(row[k]) for k in ("met", "missed", "breached", "cancelled", "data_gap"))))
-            for row in session.execute(statement).mappings()]
+    statement = select(inner.c.standard, label.label("k_period"),
+                       *[_count(inner.c.kind, kind).label(kind) for kind in COUNTED]).group_by(*group).order_by(*group)
+    return [(row["standard"], row["k_period"], Counts(*(int(row[k]) for k in COUNTED)))
+            for row in session.connection().execute(statement).mappings()]
 
 
 def standard_has_clocks(session: Session, standard: str) -> bool:

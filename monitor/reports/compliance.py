@@ -63,11 +63,9 @@ def build_report(db: Database, standards: StandardSet, query: ReportQuery, site_
         for wanted in query.standards:
             if standards.get(wanted) is None and not aggregate.standard_has_clocks(session, wanted):
                 raise ReportParamError("standard", f"standard: no standard {wanted!r} is in force or has clocks")
-        totals = aggregate.grouped_stats(session, query, (), with_sets=True)
+        totals, rows = aggregate.report_stats(session, query)
         ids = list(query.standards) or _all_ids(standards, [t.standard for t in totals])
         in_force: dict[str, Standard] = {s: standards.get(s) for s in ids if standards.get(s) is not None}
-        rows = totals if not query.group_by else (aggregate.grouped_stats(session, query, query.group_by, ids)
-                                                  if totals else [])
         periods = aggregate.period_counts(session, query, {s: std.goal.per for s, std in in_force.items()})
         days = aggregate.period_counts(session, query, {s: "day" for s in ids}) if daily else []
         head = audit.head(session)
