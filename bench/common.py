@@ -310,6 +310,45 @@ def standards_dir(workdir: Path, extra: Iterable[Path] = ()) -> Path:
 
 
 # -- the service ----------------------------------------------------------------------------------
+def service_env(db_url: str, mqtt_url: str, standards: Path, extra: dict[str, str]) -> dict[str, str]:
+    """The environment of a service process: only MONITOR_* variables configure it."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")},
+            "MONITOR_CONFIG": os.devnull, "MONITOR_DATABASE_URL": db_url, "MONITOR_MQTT_URL": mqtt_url,
+            "MONITOR_MQTT_EMBEDDED": "never", "MONITOR_STANDARDS_DIR": str(standards), "MONITOR_ADMIN_TOKEN": ADMIN,
+            **extra}
+
+
+class Workers:
+    """``count`` × ``python -m monitor worker --id N`` on one shared subscription (no HTTP): the
+    production way to spread ingestion over processes (see README, Running it in production)."""
+
+    def __init__(self, workdir: Path, db_url: str, mqtt_url: str, standards: Path, name: str, count: int) -> None:
+        self.env = service_env(db_url, mqtt_url, standards, {"MONITOR_MQTT_SHARED_GROUP": f"bench-{name}"})
+        self.logs = [workdir / f"worker-{name}-{i}.log" for i in range(1, count + 1)]
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self, timeout: float = 60.0) -> "Workers":
+        """One at a time, each after the one before has subscribed (the first applies the migrations)."""
+        for number, log in enumerate(self.logs, start=1):
+            self.processes.append(subprocess.Popen(
+                [sys.executable, "-m", "monitor", "worker", "--id", str(number)], cwd=ROOT, env=self.env,
+                stdout=log.open("ab"), stderr=subprocess.STDOUT))
+            wait_until(lambda: self._subscribed(number, log), timeout, f"worker {number} subscribed (log: {log})",
+                       interval=0.05)
+        return self
+
+    def _subscribed(self, number: int, log: Path) -> bool:
+        process = self.processes[number - 1]
+        if process.poll() is not None:
+            raise BenchError(f"worker {number} exited with {process.returncode}:\n{log.read_text()[-2000:]}")
+        text = log.read_text(errors="replace")
+        return f"worker {number} running" in text and "subscribed to" in text
+
+    def stop(self) -> None:
+        for process in self.processes:
+            stop_process(process)
+
+
 class Service:
     """``python -m monitor run`` as a child process, configured only through MONITOR_* variables."""
 
@@ -319,11 +358,8 @@ class Service:
         self.url = f"http://127.0.0.1:{self.port}"
         self.name = name
         self.log = workdir / f"service-{name}.log"
-        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")},
-                    "MONITOR_CONFIG": os.devnull, "MONITOR_DATABASE_URL": db_url, "MONITOR_MQTT_URL": mqtt_url,
-                    "MONITOR_MQTT_EMBEDDED": "never", "MONITOR_MQTT_CLIENT_ID": f"bench-{name}-{self.port}",
-                    "MONITOR_STANDARDS_DIR": str(standards), "MONITOR_ADMIN_TOKEN": ADMIN,
-                    **(extra_env or {})}
+        self.env = service_env(db_url, mqtt_url, standards, {"MONITOR_MQTT_CLIENT_ID": f"bench-{name}-{self.port}",
+                                                             **(extra_env or {})})
         self.process: subprocess.Popen | None = None
         self.started_at = 0.0
 

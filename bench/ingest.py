@@ -9,12 +9,13 @@ one clock row per event). Rate = events / (last clock visible − first publish)
 from __future__ import annotations
 
 from bench.common import (BenchError, Context, CountingSubscriber, Db, Mosquitto, Profiler, Publisher, Result,
-                          Service, metric, payload_file, progress, sqlalchemy_url, standards_dir, wait_count)
+                          Service, Workers, metric, payload_file, progress, sqlalchemy_url, standards_dir, wait_count)
 
 NAME = "ingest"
 SINGLE_TARGET_RATIO = 0.5
 BATCH_TARGET = 40_000.0
 WARM = 200
+WORKERS = (2, 3)  # processes on one shared subscription (PostgreSQL: SQLite serialises writers)
 
 
 def reference_rate(ctx: Context, broker: Mosquitto, name: str, events: int, batch: int) -> float:
@@ -68,6 +69,33 @@ def service_rate(ctx: Context, broker: Mosquitto, kind: str, name: str, events: 
         db.close()
 
 
+def workers_rate(ctx: Context, broker: Mosquitto, name: str, events: int, count: int) -> float:
+    """Batches of 100 into ``count`` worker processes sharing one subscription, on PostgreSQL."""
+    url = sqlalchemy_url("postgresql", ctx.workdir, name)
+    workers = Workers(ctx.workdir, url, broker.url, standards_dir(ctx.workdir), name, count)
+    db = Db(url)
+    try:
+        workers.start()
+        warm_path, warm_messages = payload_file(ctx.workdir, f"{name}-warm", WARM * count, 100)
+        Publisher(broker.url, warm_path, warm_messages).wait(60)
+        wait_count(db, "SELECT count(*) FROM clocks", WARM * count, 60, "warm-up")
+        db.analyze()
+        path, messages = payload_file(ctx.workdir, name, events, 100)
+        publisher = Publisher(broker.url, path, messages)
+        reached, stored = wait_count(db, "SELECT count(*) FROM clocks", events + WARM * count,
+                                     max(120.0, events / 300), f"{name} stored")
+        publisher.wait(60)
+        stored -= WARM * count
+        if stored < events:
+            raise BenchError(f"only {stored:,} of {events:,} events stored in time")
+        rate = stored / (reached - publisher.t0)
+        progress(f"{count} workers (postgresql): {stored:,} events stored and evaluated at {rate:,.0f} events/s")
+        return rate
+    finally:
+        workers.stop()
+        db.close()
+
+
 def _per_transaction(extra: dict) -> str:
     value = extra.get("per_transaction")
     text = "messages per ingest transaction: " + ("n/a" if value is None else f"{value:.1f} on average")
@@ -103,4 +131,13 @@ def run(ctx: Context) -> list[Result]:
             f">= {BATCH_TARGET:,.0f} ev/s", complete and rate >= BATCH_TARGET,
             ("" if complete else f"TIMEOUT: only {extra['stored']:,} of {batch_n:,} stored; ")
             + f"{batch_n:,} events in {batch_n // 100:,} messages; " + _per_transaction(extra)))
+        if kind == "postgresql":
+            for count in WORKERS:
+                with Mosquitto(ctx.workdir) as broker:
+                    progress(f"2. batches of 100 into {count} worker processes, {batch_n:,} events")
+                    workers = workers_rate(ctx, broker, f"workers{count}", batch_n, count)
+                results.append(Result(
+                    f"2. ingest batches of 100, {count} workers [postgresql]", workers, "ev/s", rate,
+                    "one process (above)", f">= {BATCH_TARGET:,.0f} ev/s", workers >= BATCH_TARGET,
+                    f"`monitor worker` × {count} on a shared subscription, on this machine's cores"))
     return results

@@ -151,6 +151,7 @@ class MqttBridge:
         if all(not code.is_failure for code in reason_codes):
             self.subscribed.set()
             metrics.MQTT_CONNECTED.set(1)
+            log.info("subscribed to %s", ", ".join(self.topics))
         else:
             log.error("MQTT subscription refused: %s", reason_codes)
 
