@@ -16,8 +16,7 @@ from __future__ import annotations
 import time
 
 from bench.common import (BenchError, Context, Db, Mosquitto, Profiler, Publisher, Result, Service, SseReader,
-                          payload_file, percentile, progress, sqlalchemy_url, standards_dir, to_datetime,
-                          wait_count)
+                          fresh_service, payload_file, percentile, progress, to_datetime, wait_count)
 
 NAME = "alerts"
 TARGET_P99_MS = 250.0
@@ -92,16 +91,10 @@ def run(ctx: Context) -> list[Result]:
     small_n = ctx.size(200, 300)
     small_spread = ctx.size(3, 5)
     for kind in ctx.dbs:
-        with Mosquitto(ctx.workdir) as broker:
-            url = sqlalchemy_url(kind, ctx.workdir, f"alerts-{kind}")
-            service = Service(ctx.workdir, url, broker.url, standards_dir(ctx.workdir), f"alerts-{kind}")
-            db = Db(url)
-            sse = None
+        with Mosquitto(ctx.workdir) as broker, fresh_service(ctx, broker, kind, f"alerts-{kind}") as (service, db):
+            _warm(ctx, broker, db, service)
+            sse = SseReader(service)
             try:
-                service.start()
-                progress(f"service ({kind}) ready in {service.wait_ready():.1f}s")
-                _warm(ctx, broker, db, service)
-                sse = SseReader(service)
                 small = _lag_run(ctx, broker, db, service, sse, f"small-{kind}", small_n, small_spread, 1000.0, 200)
                 progress(f"seeding {open_n:,} open clocks with a 7-day deadline (batches of 100)")
                 path, messages = payload_file(ctx.workdir, f"open-{kind}", open_n, 100, "job_opened")
@@ -117,10 +110,7 @@ def run(ctx: Context) -> list[Result]:
                 big = _lag_run(ctx, broker, db, service, sse, f"due-{kind}", due_n, spread, seed_rate,
                                200 + small_n + open_n)
             finally:
-                if sse:
-                    sse.close()
-                service.stop()
-                db.close()
+                sse.close()
         results += _results(kind, f"small run ({small_n} due/{small_spread} s)", small, None)
         results += _results(kind, f"{open_n // 1000}k open + {due_n // 1000 or due_n}{'k' if due_n >= 1000 else ''} "
                                   f"due/{spread} s", big, small)

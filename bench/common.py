@@ -7,6 +7,7 @@ the same as in tests/conftest.py and tests/service.py.
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 import json
 import os
 import re
@@ -21,7 +22,9 @@ import time
 from collections import Counter as Tally
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from monitor.broker import broker_listening
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = "bench-admin-token"
@@ -105,11 +108,7 @@ def free_port() -> int:
 
 
 def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
+    return broker_listening("127.0.0.1", port, timeout=0.2)
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
@@ -362,6 +361,7 @@ class Service:
                                                              **(extra_env or {})})
         self.process: subprocess.Popen | None = None
         self.started_at = 0.0
+        self.ready_s: float | None = None
 
     @property
     def pid(self) -> int:
@@ -422,6 +422,24 @@ class Service:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+@contextmanager
+def fresh_service(ctx: "Context", broker: "Mosquitto", kind: str, name: str, standards: Path | None = None,
+                  note: str = "") -> Iterator[tuple[Service, "Db"]]:
+    """A fresh ``kind`` database and the service on it, ready; both stopped and closed afterwards.
+    ``service.ready_s`` is the start-up time."""
+    url = sqlalchemy_url(kind, ctx.workdir, name)
+    service = Service(ctx.workdir, url, broker.url, standards or standards_dir(ctx.workdir), name)
+    db = Db(url)
+    try:
+        service.start()
+        service.ready_s = service.wait_ready()
+        progress(f"service ({kind}) ready in {service.ready_s:.1f}s{note}")
+        yield service, db
+    finally:
+        service.stop()
+        db.close()
 
 
 # -- publisher and counter processes (bench/mqtt_tools.py) ----------------------------------------

@@ -16,8 +16,8 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from bench.common import (CLOCK_COLUMNS, EVENT_COLUMNS, BenchError, Context, Db, Mosquitto, Publisher, Result,
-                          Service, bulk_load, check_columns, payload_file, progress, sqlalchemy_url, standards_dir,
-                          wait_count)
+                          Service, bulk_load, check_columns, fresh_service, payload_file, progress, sqlalchemy_url,
+                          standards_dir, wait_count)
 
 NAME = "memory"
 TARGET_BYTES_PER_CLOCK = 1024.0
@@ -44,26 +44,17 @@ def _ingest(ctx: Context, broker: Mosquitto, db: Db, service: Service, name: str
 def memory(ctx: Context, kind: str) -> list[Result]:
     n = ctx.size(3_000, 100_000)
     warm = ctx.size(500, 2_000)
-    with Mosquitto(ctx.workdir) as broker:
-        url = sqlalchemy_url(kind, ctx.workdir, f"memory-{kind}")
-        service = Service(ctx.workdir, url, broker.url, standards_dir(ctx.workdir), f"memory-{kind}")
-        db = Db(url)
-        try:
-            service.start()
-            progress(f"service ({kind}) ready in {service.wait_ready():.1f}s")
-            _ingest(ctx, broker, db, service, f"mem-warm-{kind}", warm, "job_opened", "SELECT count(*) FROM clocks",
-                    warm)
-            db.analyze()
-            before = _settled_rss(service, ctx.quick)
-            _ingest(ctx, broker, db, service, f"mem-open-{kind}", n, "job_opened", "SELECT count(*) FROM clocks",
-                    warm + n)
-            middle = _settled_rss(service, ctx.quick)
-            _ingest(ctx, broker, db, service, f"mem-noclock-{kind}", n, "bench_noise", "SELECT count(*) FROM events",
-                    warm + 2 * n)
-            after = _settled_rss(service, ctx.quick)
-        finally:
-            service.stop()
-            db.close()
+    with Mosquitto(ctx.workdir) as broker, fresh_service(ctx, broker, kind, f"memory-{kind}") as (service, db):
+        _ingest(ctx, broker, db, service, f"mem-warm-{kind}", warm, "job_opened", "SELECT count(*) FROM clocks",
+                warm)
+        db.analyze()
+        before = _settled_rss(service, ctx.quick)
+        _ingest(ctx, broker, db, service, f"mem-open-{kind}", n, "job_opened", "SELECT count(*) FROM clocks",
+                warm + n)
+        middle = _settled_rss(service, ctx.quick)
+        _ingest(ctx, broker, db, service, f"mem-noclock-{kind}", n, "bench_noise", "SELECT count(*) FROM events",
+                warm + 2 * n)
+        after = _settled_rss(service, ctx.quick)
     per_clock = (middle - before) / n
     per_event = (after - middle) / n
     mib = 1 << 20

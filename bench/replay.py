@@ -12,8 +12,8 @@ import subprocess
 import sys
 import time
 
-from bench.common import (ROOT, BenchError, Context, Db, Mosquitto, Profiler, Result, Service, progress,
-                          sqlalchemy_url, standards_dir, stop_process, wait_count)
+from bench.common import (ROOT, BenchError, Context, Mosquitto, Profiler, Result, fresh_service, progress,
+                          standards_dir, stop_process, wait_count)
 
 NAME = "replay"
 QUICK_ROWS = 5_000
@@ -90,29 +90,21 @@ def run(ctx: Context) -> list[Result]:
     results = []
     standards = standards_dir(ctx.workdir, [CALL_CENTRE])
     for kind in ctx.dbs:
-        with Mosquitto(ctx.workdir) as broker:
-            url = sqlalchemy_url(kind, ctx.workdir, f"replay-{kind}")
-            service = Service(ctx.workdir, url, broker.url, standards, f"replay-{kind}")
-            db = Db(url)
-            try:
-                service.start()
-                progress(f"service ({kind}) ready in {service.wait_ready():.1f}s (fresh database, no warm-up: "
-                         "a first replay into a new installation)")
-                with Profiler(ctx.profile_dir, service.pid, f"replay-{kind}", db_url=url):
-                    t0 = time.time()
-                    process = _replay(csv, broker.url)
-                    sent = _finish(process, 600)
-                    replay_done = time.time()
-                    reached, stored = wait_count(
-                        db, "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM dead_letters)", sent,
-                        max(120.0, sent / 300), f"replay ({kind}) stored", service, interval=0.25)
-                rate = min(stored, sent) / (reached - t0)
-                clocks = db.scalar("SELECT count(*) FROM clocks")
-                dead = db.scalar("SELECT count(*) FROM dead_letters")
-                alerts = db.scalar("SELECT count(*) FROM alert_actions")
-            finally:
-                service.stop()
-                db.close()
+        note = " (fresh database, no warm-up: a first replay into a new installation)"
+        with Mosquitto(ctx.workdir) as broker, \
+                fresh_service(ctx, broker, kind, f"replay-{kind}", standards, note) as (service, db):
+            with Profiler(ctx.profile_dir, service.pid, f"replay-{kind}", db_url=db.url):
+                t0 = time.time()
+                process = _replay(csv, broker.url)
+                sent = _finish(process, 600)
+                replay_done = time.time()
+                reached, stored = wait_count(
+                    db, "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM dead_letters)", sent,
+                    max(120.0, sent / 300), f"replay ({kind}) stored", service, interval=0.25)
+            rate = min(stored, sent) / (reached - t0)
+            clocks = db.scalar("SELECT count(*) FROM clocks")
+            dead = db.scalar("SELECT count(*) FROM dead_letters")
+            alerts = db.scalar("SELECT count(*) FROM alert_actions")
         progress(f"replay end to end ({kind}): {stored:,}/{sent:,} at {rate:,.0f} events/s")
         results.append(Result(f"6. replay bank month end to end [{kind}]", rate, "ev/s", reference,
                               "replay tool alone", "-", None,

@@ -15,7 +15,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from bench.common import (CLOCK_COLUMNS, Context, Db, Mosquitto, Profiler, Result, Service, bulk_load,
-                          check_columns, progress, sqlalchemy_url, standards_dir)
+                          check_columns, fresh_service, progress)
 
 NAME = "reports"
 TARGET_S = 5.0
@@ -115,24 +115,15 @@ def run(ctx: Context) -> list[Result]:
     base = now - SPAN - timedelta(days=1)
     lo, hi = (base - timedelta(days=1)).replace(tzinfo=timezone.utc), now.replace(tzinfo=timezone.utc)
     for kind in ctx.dbs:
-        with Mosquitto(ctx.workdir) as broker:
-            url = sqlalchemy_url(kind, ctx.workdir, f"reports-{kind}")
-            service = Service(ctx.workdir, url, broker.url, standards_dir(ctx.workdir), f"reports-{kind}")
-            db = Db(url)
-            try:
-                service.start()
-                progress(f"service ({kind}) ready in {service.wait_ready():.1f}s")
-                check_columns(url, "clocks", CLOCK_COLUMNS)
-                bulk_load(url, "clocks", CLOCK_COLUMNS, _clocks(0, n, base, now), n, f"{n:,} clocks ({kind})")
-                results += _measure(db, service, kind, f"{n / 1e6:g} M clocks", lo, hi, True, ctx.profile_dir)
-                if kind == "postgresql" and ctx.full:
-                    more = 10_000_000 - n
-                    bulk_load(url, "clocks", CLOCK_COLUMNS, _clocks(n, more, base, now), more,
-                              f"{more:,} more clocks ({kind})")
-                    results += _measure(db, service, kind, "10 M clocks", lo, hi, False, ctx.profile_dir)
-            finally:
-                service.stop()
-                db.close()
+        with Mosquitto(ctx.workdir) as broker, fresh_service(ctx, broker, kind, f"reports-{kind}") as (service, db):
+            check_columns(db.url, "clocks", CLOCK_COLUMNS)
+            bulk_load(db.url, "clocks", CLOCK_COLUMNS, _clocks(0, n, base, now), n, f"{n:,} clocks ({kind})")
+            results += _measure(db, service, kind, f"{n / 1e6:g} M clocks", lo, hi, True, ctx.profile_dir)
+            if kind == "postgresql" and ctx.full:
+                more = 10_000_000 - n
+                bulk_load(db.url, "clocks", CLOCK_COLUMNS, _clocks(n, more, base, now), more,
+                          f"{more:,} more clocks ({kind})")
+                results += _measure(db, service, kind, "10 M clocks", lo, hi, False, ctx.profile_dir)
     if "postgresql" in ctx.dbs and not ctx.full:
         results.append(Result("4. report 10 M clocks [postgresql]", None, "s",
                               note="skipped: pass --full to load 10,000,000 clocks and show the growth"))

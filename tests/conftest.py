@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -13,6 +12,8 @@ from typing import Callable
 
 import pytest
 from sqlalchemy import create_engine, text
+
+from bench.common import free_port, port_open
 
 # Tests never read the developer's config.yaml or MONITOR_* settings by accident.
 os.environ["MONITOR_CONFIG"] = os.devnull
@@ -26,12 +27,6 @@ ADMIN = "test-admin-token"
 PG_URL = os.environ.get("MONITOR_TEST_DATABASE_URL")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_for(condition: Callable[[], object], timeout: float = 10.0, interval: float = 0.02, message: str = ""):
     """Poll ``condition`` until it returns something truthy; fail the test after ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -42,14 +37,6 @@ def wait_for(condition: Callable[[], object], timeout: float = 10.0, interval: f
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {message or condition}")
         time.sleep(interval)
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 class Mosquitto:

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from monitor.broker import (
     ensure_broker,
     parse_mqtt_url,
 )
+from tests.conftest import free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -33,20 +33,6 @@ WAIT = 10.0  # seconds any single expected thing may take
 TOPIC = "smartmon/v1/bj-01/tablet-1/events"
 FILTER = "smartmon/v1/+/+/events"
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate, timeout: float = WAIT, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 class Consumer:
@@ -131,7 +117,7 @@ def mosquitto():
     proc = subprocess.Popen([MOSQUITTO, "-p", str(port)], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_until(lambda: proc.poll() is not None or broker_listening(HOST, port), what="mosquitto")
+        wait_for(lambda: proc.poll() is not None or broker_listening(HOST, port), WAIT, message="mosquitto")
         assert proc.poll() is None, "mosquitto exited at start"
         yield port
     finally:
@@ -260,7 +246,7 @@ def test_broker_dies_with_its_parent(tmp_path):
         assert broker_listening(HOST, port)
         parent.send_signal(signal.SIGKILL)  # no atexit, no cleanup: the child must notice alone
         parent.wait(timeout=WAIT)
-        wait_until(lambda: not broker_listening(HOST, port), what="the orphaned broker to exit")
+        wait_for(lambda: not broker_listening(HOST, port), WAIT, message="the orphaned broker to exit")
     finally:
         if parent.poll() is None:
             parent.kill()

@@ -184,19 +184,22 @@ def report_stats(session: Session, query: ReportQuery) -> tuple[list[GroupStats]
     """
     keys = tuple(query.group_by)
     if session.get_bind().dialect.name == "postgresql":
-        totals = grouped_stats(session, query, (), with_sets=True)
-        return totals, (totals if not keys else grouped_stats(session, query, keys) if totals else [])
+        totals = _grouped(session, query, (), with_sets=True)
+        if not keys:
+            return totals, totals
+        return totals, (_grouped(session, query, keys) if totals else [])
     by_group, by_standard = _sqlite_durations(session, query, keys)
-    rows = grouped_stats(session, query, keys, with_sets=True, durations=by_group)
+    rows = _grouped(session, query, keys, with_sets=True, durations=by_group)
     return (_totals_of(rows, by_standard) if keys else rows), rows
 
 
-def grouped_stats(session: Session, query: ReportQuery, keys: Sequence[str], with_sets: bool = False,
-                  durations: Mapping[tuple, dict[str, float | None]] | None = None) -> list[GroupStats]:
+def _grouped(session: Session, query: ReportQuery, keys: Sequence[str], with_sets: bool = False,
+             durations: Mapping[tuple, dict[str, float | None]] | None = None) -> list[GroupStats]:
     """Counts and duration figures per standard × group.
 
     ``with_sets`` adds each group's distinct standard versions and sites (for a report's title page).
-    On SQLite the duration figures come from ``durations`` (see :func:`_sqlite_durations`).
+    On SQLite the duration figures come from ``durations`` (see :func:`_sqlite_durations`); PostgreSQL
+    computes them in the query.
     """
     dialect = session.get_bind().dialect.name
     postgresql = dialect == "postgresql"
@@ -206,8 +209,6 @@ def grouped_stats(session: Session, query: ReportQuery, keys: Sequence[str], wit
         figures = [func.avg(source.c.d).label("mean_s"), func.max(source.c.d).label("max_s"),
                    *[func.percentile_disc(literal_column(repr(p))).within_group(source.c.d).label(name)
                      for name, p in PERCENTILES.items()]]
-    elif durations is None:
-        durations = _sqlite_durations(session, query, tuple(keys))[0]
     group = [source.c.standard, *[source.c[f"k_{k}"] for k in keys]]
     labels = [key_label(k, source.c[f"k_{k}"], dialect).label(f"k_{k}") for k in keys]
     statement = select(
