@@ -28,7 +28,7 @@ from paho.mqtt.properties import Properties
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.pool import NullPool
 
-from tests.conftest import Mosquitto, free_port, port_open, wait_for
+from tests.conftest import Mosquitto, free_port, missing_tool, port_open, wait_for
 from tests.service import Service
 
 PREFIX = "smartmon/v1"
@@ -431,10 +431,10 @@ class RssSampler:
         return self.peak
 
 
-def pg_cluster_or_skip() -> PgCluster:
+def throwaway_pg_cluster() -> PgCluster:
     reason = PgCluster.unavailable_reason()
     if reason:
-        pytest.skip(f"no throwaway PostgreSQL: {reason}")
+        missing_tool(f"a throwaway PostgreSQL ({reason})", "apt-get install -y postgresql")
     cluster = PgCluster()
     try:
         cluster.init()
@@ -442,7 +442,8 @@ def pg_cluster_or_skip() -> PgCluster:
     except (subprocess.SubprocessError, OSError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
         cluster.destroy()
-        pytest.skip(f"no throwaway PostgreSQL: could not start one ({exc}; {detail.decode(errors='replace')[-300:]})")
+        pytest.fail(f"could not start a throwaway PostgreSQL ({exc}; {detail.decode(errors='replace')[-300:]})",
+                    pytrace=False)
     return cluster
 
 
@@ -519,7 +520,7 @@ def new_service(services: list, tmp_path, broker, standards, name: str, db_url: 
 @pytest.fixture
 def pg():
     """A PostgreSQL cluster of this test alone (skipped with the reason when none can be started)."""
-    cluster = pg_cluster_or_skip()
+    cluster = throwaway_pg_cluster()
     yield cluster
     cluster.destroy()
 

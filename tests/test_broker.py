@@ -1,9 +1,7 @@
 """The embedded broker (monitor.broker): a real amqtt child process and real paho clients."""
 from __future__ import annotations
 
-import os
 import queue
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,7 +22,7 @@ from monitor.broker import (
     ensure_broker,
     parse_mqtt_url,
 )
-from tests.conftest import free_port, wait_for
+from tests.conftest import free_port, mosquitto_binary, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +30,6 @@ HOST = "127.0.0.1"
 WAIT = 10.0  # seconds any single expected thing may take
 TOPIC = "smartmon/v1/bj-01/tablet-1/events"
 FILTER = "smartmon/v1/+/+/events"
-MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
 
 
 class Consumer:
@@ -111,10 +108,8 @@ def embedded():
 
 @pytest.fixture
 def mosquitto():
-    if MOSQUITTO is None:
-        pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
     port = free_port()
-    proc = subprocess.Popen([MOSQUITTO, "-p", str(port)], stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen([mosquitto_binary(), "-p", str(port)], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: proc.poll() is not None or broker_listening(HOST, port), WAIT, message="mosquitto")

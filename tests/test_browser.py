@@ -15,18 +15,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import missing_tool
 from tests.service import ROOT, Service
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-IN_CI = bool(os.environ.get("CI"))
-if not IN_CI:
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.skip("chromium and chromium-driver are not installed (apt-get install -y chromium chromium-driver); "
-                    "CI installs them and runs this test", allow_module_level=True)
-    pytest.importorskip("selenium", reason="pip install selenium (in the test extra) to run the browser test")
+if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+    missing_tool("headless Chromium and its driver", "apt-get install -y chromium chromium-driver")
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service as DriverService  # noqa: E402

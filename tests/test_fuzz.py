@@ -7,7 +7,7 @@ The door's contract (SPEC §1), checked after every generated call of ``Ingestor
   or one whole-payload rejection (``index`` None) when the payload is not usable as a whole;
 - every rejection is one dead letter whose reason is one line; the stored events grow by ``accepted``.
 
-Each property runs on SQLite and on a throwaway PostgreSQL cluster (skipped when none can be
+Each property runs on SQLite and on a throwaway PostgreSQL cluster (an error when none can be
 started), with the standards of tests/faults.py (warning, escalation, pause, cancel, correlation
 key, ``deadline_attr``), so accepted events also go through clock evaluation and alert planning.
 
@@ -43,7 +43,7 @@ from tests.faults import (
     Publisher,
     RssSampler,
     new_service,
-    pg_cluster_or_skip,
+    throwaway_pg_cluster,
     report,
     rss,
     write_standards,
@@ -102,7 +102,7 @@ def sqlite_door(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pg_door(tmp_path_factory):
-    cluster = pg_cluster_or_skip()
+    cluster = throwaway_pg_cluster()
     try:
         door = _door(tmp_path_factory, cluster.url, "postgresql")
         yield door
