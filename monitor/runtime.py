@@ -61,7 +61,7 @@ class Runtime:
                     session_expiry=c.get("mqtt.session_expiry"), receive_maximum=c.get("mqtt.receive_maximum"),
                     commit_batch=c.get("ingest.commit_batch"), shared_group=shared_group,
                     username=c.get("mqtt.username"), password=c.get("mqtt.password"),
-                    mqtt5=self.broker is None, max_packet_size=c.get("mqtt.max_packet_size"))
+                    mqtt5=self.broker is None or self.broker.speaks_mqtt5, max_packet_size=c.get("mqtt.max_packet_size"))
         bridge.start()
         self.bridge = bridge
         relay = OutboxRelay(self.db, bridge, self.fanout, owner=client_id or c.get("mqtt.client_id"))

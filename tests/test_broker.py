@@ -1,4 +1,4 @@
-"""The embedded broker (monitor.broker): a real amqtt child process and real paho clients."""
+"""The embedded broker (monitor.broker): real child processes (mosquitto and patched amqtt), real paho clients."""
 from __future__ import annotations
 
 import queue
@@ -99,9 +99,9 @@ def publish(port: int, payload: bytes, topic: str = TOPIC) -> None:
         client.loop_stop()
 
 
-@pytest.fixture(scope="module")
-def embedded():
-    broker = EmbeddedBroker(HOST, free_port()).start()
+@pytest.fixture(scope="module", params=["amqtt", "mosquitto"])
+def embedded(request):
+    broker = EmbeddedBroker(HOST, free_port(), engine=request.param).start()
     yield broker
     broker.stop()
 
@@ -166,9 +166,32 @@ def test_persistent_session_queues_while_offline_and_redelivers_unacknowledged(e
         third.disconnect()
 
 
-def test_embedded_broker_speaks_mqtt_311_only(embedded):
+def test_the_embedded_broker_says_truly_whether_it_speaks_mqtt5(embedded):
     assert broker_answers_mqtt(HOST, embedded.port)
-    assert broker_speaks_mqtt5(HOST, embedded.port) is False
+    assert broker_speaks_mqtt5(HOST, embedded.port) is embedded.speaks_mqtt5
+    assert embedded.speaks_mqtt5 is (embedded.engine == "mosquitto")
+
+
+def test_auto_prefers_a_mosquitto_found_on_path():
+    mosquitto_binary()  # the suite needs it installed anyway
+    broker = EmbeddedBroker(HOST, free_port())
+    assert broker.engine == "mosquitto" and broker.speaks_mqtt5
+    assert EmbeddedBroker(HOST, free_port(), engine="amqtt").engine == "amqtt"
+
+
+@pytest.mark.parametrize("breakage", [
+    "import monitor.broker.amqtt_patches as patches; patches.AMQTT_VERSION = '0.0.1'",
+    "from amqtt.mqtt.protocol.handler import ProtocolHandler; del ProtocolHandler.handle_puback",
+], ids=["another amqtt version", "a patched method gone"])
+def test_amqtt_refuses_to_start_when_a_patch_does_not_apply(breakage):
+    port = free_port()
+    script = f"import sys\n{breakage}\nfrom monitor.broker.child import main\n" \
+             f"sys.exit(main([{HOST!r}, '{port}', '--engine', 'amqtt']))\n"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=WAIT * 3,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 3, done.stderr
+    assert "refusing to start the embedded MQTT broker" in done.stderr and "amqtt 0.12.1" in done.stderr
+    assert not broker_listening(HOST, port)
 
 
 def test_mqtt5_probe_says_yes_for_mosquitto(mosquitto):
@@ -223,14 +246,15 @@ def test_parse_mqtt_url():
     assert (address.host, address.port) == ("::1", 1884)
 
 
-def test_broker_dies_with_its_parent(tmp_path):
+@pytest.mark.parametrize("engine", ["amqtt", "mosquitto"])
+def test_broker_dies_with_its_parent(tmp_path, engine):
     port = free_port()
     repo = Path(__file__).resolve().parent.parent
     script = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(repo)!r})
         from monitor.broker import EmbeddedBroker
-        broker = EmbeddedBroker({HOST!r}, {port}).start()
+        broker = EmbeddedBroker({HOST!r}, {port}, engine={engine!r}).start()
         print(broker.process.pid, flush=True)
         time.sleep(600)
     """)
@@ -249,12 +273,13 @@ def test_broker_dies_with_its_parent(tmp_path):
         parent.stdout.close()
 
 
-def test_startup_failure_is_a_clear_error():
+@pytest.mark.parametrize("engine", ["amqtt", "mosquitto"])
+def test_startup_failure_is_a_clear_error(engine):
     # a socket that holds the port without listening: nothing answers, yet the child cannot bind
     with socket.socket() as holder:
         holder.bind((HOST, 0))
         port = holder.getsockname()[1]
-        broker = EmbeddedBroker(HOST, port, startup_timeout=WAIT)
+        broker = EmbeddedBroker(HOST, port, engine=engine, startup_timeout=WAIT)
         with pytest.raises(RuntimeError, match="exited with code .*mqtt.embedded: never"):
             broker.start()
     assert not broker.running

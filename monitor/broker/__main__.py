@@ -1,0 +1,5 @@
+import sys
+
+from monitor.broker.child import main
+
+sys.exit(main())
