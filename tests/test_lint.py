@@ -162,3 +162,30 @@ def test_a_file_that_is_not_utf8_is_a_problem(tmp_path):
     path.write_bytes(CLEAN.replace("Guests sit down", "Gäste").encode("latin-1"))
     code, output = lint(path)
     assert code == 1 and f"{path}:1:1: not UTF-8 text" in output
+
+
+CHINESE = SHIPPED / "zh"
+TEXT_FIELDS = {"name", "description", "customer_need", "owner"}
+
+
+def test_the_chinese_standards_directory_lints_clean():
+    code, output = lint(CHINESE)
+    assert code == 0, output
+    assert " 0 fail, 0 warn" in output
+
+
+@pytest.mark.parametrize("name", ["restaurant.yaml", "business-hall.yaml", "complaints.yaml"])
+def test_each_chinese_edition_is_its_english_file_in_other_words(name):
+    """Same ids, event types, targets, calendars and escalation roles: only the words differ."""
+    from ruamel.yaml import YAML
+
+    english, chinese = (YAML(typ="safe").load((folder / name).read_text("utf-8")) for folder in (SHIPPED, CHINESE))
+    assert english["events"].keys() == chinese["events"].keys()
+    assert english.get("feedback") == chinese.get("feedback")
+    assert english.get("calendars") == chinese.get("calendars")
+    assert len(english["standards"]) == len(chinese["standards"]) == {"restaurant.yaml": 9}.get(name, len(english["standards"]))
+    for en, zh in zip(english["standards"], chinese["standards"]):
+        assert {k: v for k, v in en.items() if k not in TEXT_FIELDS} == {k: v for k, v in zh.items() if k not in TEXT_FIELDS}
+        assert en.keys() == zh.keys()
+        for field in ("name", "description", "customer_need"):
+            assert any("\u4e00" <= ch <= "\u9fff" for ch in zh[field]), (zh["id"], field, zh[field])
