@@ -19,7 +19,8 @@ import sys
 import time
 import traceback
 
-from bench.common import BenchError, Context, Result, make_workdir, print_table, progress
+from bench.common import Context, Result, make_workdir, print_table, progress
+from tests.harness.processes import HarnessError
 
 BENCHMARKS = {
     "ingest": ("bench.ingest", "1-2. MQTT ingestion, single events and batches of 100"),
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             module = importlib.import_module(module_name)
             results = module.run(ctx)
-        except BenchError as exc:
+        except HarnessError as exc:  # BenchError too: a process died, a wait timed out
             failures += 1
             progress(f"{name} could not run: {exc}")
             results = [Result(f"{name}", None, "", note=f"did not run: {str(exc).splitlines()[0]}")]

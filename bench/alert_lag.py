@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import time
 
-from bench.common import (BenchError, Context, Db, Mosquitto, Profiler, Publisher, Result, Service, SseReader,
-                          fresh_service, payload_file, percentile, progress, to_datetime, wait_count)
+from bench.common import (bench_broker, BenchError, Context, fresh_service, payload_file, percentile,
+                          Profiler, progress, Publisher, Result, to_datetime, wait_count)
+from tests.harness.database import Db
+from tests.harness.mosquitto import Mosquitto
+from tests.harness.service import Service, SseReader
 
 NAME = "alerts"
 TARGET_P99_MS = 250.0
@@ -54,10 +57,11 @@ def _lag_run(ctx: Context, broker: Mosquitto, db: Db, service: Service, sse: Sse
     rows = db.rows("SELECT due_at, opened_at FROM alerts WHERE kind = 'breach' AND case_id LIKE :like", like=like)
     table_lags = [(to_datetime(o) - to_datetime(d)).total_seconds() * 1000 for d, o in rows]
     stream_lags = []
-    for received, alert in list(sse.frames):
+    for frame in list(sse.frames):
+        alert = frame.data
         ours = alert.get("case", "").startswith(f"{name}/")
         if ours and alert.get("kind") == "breach" and alert.get("state") == "open":
-            stream_lags.append((received - to_datetime(alert["due_at"].replace("Z", "+00:00")).timestamp()) * 1000)
+            stream_lags.append((frame.received_at - to_datetime(alert["due_at"].replace("Z", "+00:00")).timestamp()) * 1000)
     late = sum(1 for d, _ in rows if to_datetime(d).timestamp() < stored_at)
     return {"table": table_lags, "stream": stream_lags, "opened": len(rows), "late": late, "early_s": early,
             "expected": due_n}
@@ -91,7 +95,7 @@ def run(ctx: Context) -> list[Result]:
     small_n = ctx.size(200, 300)
     small_spread = ctx.size(3, 5)
     for kind in ctx.dbs:
-        with Mosquitto(ctx.workdir) as broker, fresh_service(ctx, broker, kind, f"alerts-{kind}") as (service, db):
+        with bench_broker(ctx) as broker, fresh_service(ctx, broker, kind, f"alerts-{kind}") as (service, db):
             _warm(ctx, broker, db, service)
             sse = SseReader(service)
             try:

@@ -1,8 +1,6 @@
-"""What every benchmark needs: a throwaway Mosquitto, databases, the real service process, the
-publisher and counter processes, py-spy profiles, and the result table.
-
-Nothing here imports ``tests/``; the ideas (free port, Mosquitto config, service environment) are
-the same as in tests/conftest.py and tests/service.py.
+"""What the benchmarks add to the shared harness (``tests/harness``: brokers, databases, the
+service process, the SSE reader): results and their table, workloads (standards, payload files,
+publisher and counter processes, bulk loads) and py-spy profiles.
 """
 from __future__ import annotations
 
@@ -13,7 +11,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,19 +19,32 @@ import time
 from collections import Counter as Tally
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
-from monitor.broker import broker_listening
+from tests.harness.database import Db, reset_postgres
+from tests.harness.mosquitto import Mosquitto
+from tests.harness.processes import HarnessError, free_port, stop_process
+from tests.harness.service import Service
 
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN = "bench-admin-token"
 PREFIX = "smartmon/v1"
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/bench")
 _T0 = time.monotonic()
 
 
-class BenchError(RuntimeError):
-    """A benchmark could not run (a process died, a wait timed out); the runner reports and goes on."""
+class BenchError(HarnessError):
+    """A benchmark could not run; the runner reports it (and any HarnessError: a process died, a
+    wait timed out) and goes on."""
+
+
+def psycopg_dsn(url: str) -> str:
+    """A SQLAlchemy ``postgresql+psycopg://`` URL as plain psycopg takes it."""
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def bench_broker(ctx: "Context") -> Mosquitto:
+    """The benchmarks' Mosquitto: no persistence to slow it down, a wide in-flight window."""
+    return Mosquitto(ctx.workdir, persistence=False, inflight=1000)
 
 
 # -- output ---------------------------------------------------------------------------------------
@@ -100,64 +110,6 @@ def print_table(title: str, results: Sequence[Result]) -> None:
     print(flush=True)
 
 
-# -- processes and ports --------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    return broker_listening("127.0.0.1", port, timeout=0.2)
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise BenchError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
-def stop_process(process: subprocess.Popen | None, timeout: float = 30.0) -> None:
-    """SIGTERM, then SIGKILL after ``timeout``; only the process we started, by its id."""
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
-class Mosquitto:
-    """A throwaway broker on a free loopback port, with the queue and in-flight limits raised."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.url = f"mqtt://127.0.0.1:{self.port}"
-        self.conf = directory / f"mosquitto-{self.port}.conf"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            "max_queued_messages 10000000\nmax_queued_bytes 0\nmax_inflight_messages 1000\n"
-            "max_keepalive 120\nlog_type error\n")
-        self.process: subprocess.Popen | None = None
-
-    def __enter__(self) -> "Mosquitto":
-        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.process = subprocess.Popen([binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
-        wait_until(lambda: port_open(self.port), 10, f"mosquitto on port {self.port}")
-        return self
-
-    def __exit__(self, *exc) -> None:
-        stop_process(self.process, 10)
-
-
 # -- databases ------------------------------------------------------------------------------------
 def sqlalchemy_url(kind: str, workdir: Path, name: str) -> str:
     """A fresh, empty database of ``kind`` for one service run."""
@@ -166,73 +118,8 @@ def sqlalchemy_url(kind: str, workdir: Path, name: str) -> str:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{path}"
-    reset_postgres()
+    reset_postgres(PG_URL, create=True)
     return PG_URL
-
-
-def reset_postgres() -> None:
-    """Empty the benchmark database (``bench``, created when missing); never touches ``test``."""
-    import psycopg
-
-    dsn = _psycopg_dsn(PG_URL)
-    dbname = re.sub(r".*/", "", dsn).split("?")[0]
-    if dbname in ("test", "postgres", "template0", "template1"):
-        raise BenchError(f"refusing to reset database {dbname!r}; point BENCH_PG_URL at a database of its own")
-    try:
-        connection = psycopg.connect(dsn, autocommit=True)
-    except psycopg.OperationalError:
-        with psycopg.connect(dsn.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{dbname}"')
-        connection = psycopg.connect(dsn, autocommit=True)
-    with connection:
-        connection.execute("DROP SCHEMA IF EXISTS public CASCADE")
-        connection.execute("CREATE SCHEMA public")
-
-
-def _psycopg_dsn(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
-
-
-class Db:
-    """A small reader for the benchmark's own queries (counts, alert lags), apart from the service."""
-
-    def __init__(self, url: str) -> None:
-        from sqlalchemy import create_engine
-
-        self.url = url
-        self.kind = "sqlite" if url.startswith("sqlite") else "postgresql"
-        self.engine = create_engine(url)
-
-    def scalar(self, sql: str, **params) -> Any:
-        from sqlalchemy import text
-
-        with self.engine.connect() as connection:
-            return connection.execute(text(sql), params).scalar()
-
-    def rows(self, sql: str, **params) -> list:
-        from sqlalchemy import text
-
-        with self.engine.connect() as connection:
-            return list(connection.execute(text(sql), params))
-
-    def execute(self, sql: str, **params) -> None:
-        from sqlalchemy import text
-
-        with self.engine.begin() as connection:
-            connection.execute(text(sql), params)
-
-    def analyze(self) -> None:
-        """PostgreSQL: refresh planner statistics, as autovacuum would in a database that has been
-        running a while. On a fresh database the service's prepared statements otherwise keep the
-        generic plans made for empty tables (sequential scans) until autovacuum's first ANALYZE."""
-        if self.kind == "postgresql":
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                from sqlalchemy import text
-
-                connection.execute(text("ANALYZE"))
-
-    def close(self) -> None:
-        self.engine.dispose()
 
 
 # -- standards ------------------------------------------------------------------------------------
@@ -308,138 +195,21 @@ def standards_dir(workdir: Path, extra: Iterable[Path] = ()) -> Path:
     return directory
 
 
-# -- the service ----------------------------------------------------------------------------------
-def service_env(db_url: str, mqtt_url: str, standards: Path, extra: dict[str, str]) -> dict[str, str]:
-    """The environment of a service process: only MONITOR_* variables configure it."""
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")},
-            "MONITOR_CONFIG": os.devnull, "MONITOR_DATABASE_URL": db_url, "MONITOR_MQTT_URL": mqtt_url,
-            "MONITOR_MQTT_EMBEDDED": "never", "MONITOR_STANDARDS_DIR": str(standards), "MONITOR_ADMIN_TOKEN": ADMIN,
-            **extra}
-
-
-class Workers:
-    """``count`` × ``python -m monitor worker --id N`` on one shared subscription (no HTTP): the
-    production way to spread ingestion over processes (see README, Running it in production)."""
-
-    def __init__(self, workdir: Path, db_url: str, mqtt_url: str, standards: Path, name: str, count: int) -> None:
-        self.env = service_env(db_url, mqtt_url, standards, {"MONITOR_MQTT_SHARED_GROUP": f"bench-{name}"})
-        self.logs = [workdir / f"worker-{name}-{i}.log" for i in range(1, count + 1)]
-        self.processes: list[subprocess.Popen] = []
-
-    def start(self, timeout: float = 60.0) -> "Workers":
-        """One at a time, each after the one before has subscribed (the first applies the migrations)."""
-        for number, log in enumerate(self.logs, start=1):
-            self.processes.append(subprocess.Popen(
-                [sys.executable, "-m", "monitor", "worker", "--id", str(number)], cwd=ROOT, env=self.env,
-                stdout=log.open("ab"), stderr=subprocess.STDOUT))
-            wait_until(lambda: self._subscribed(number, log), timeout, f"worker {number} subscribed (log: {log})",
-                       interval=0.05)
-        return self
-
-    def _subscribed(self, number: int, log: Path) -> bool:
-        process = self.processes[number - 1]
-        if process.poll() is not None:
-            raise BenchError(f"worker {number} exited with {process.returncode}:\n{log.read_text()[-2000:]}")
-        text = log.read_text(errors="replace")
-        return f"worker {number} running" in text and "subscribed to" in text
-
-    def stop(self) -> None:
-        for process in self.processes:
-            stop_process(process)
-
-
-class Service:
-    """``python -m monitor run`` as a child process, configured only through MONITOR_* variables."""
-
-    def __init__(self, workdir: Path, db_url: str, mqtt_url: str, standards: Path, name: str,
-                 extra_env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.name = name
-        self.log = workdir / f"service-{name}.log"
-        self.env = service_env(db_url, mqtt_url, standards, {"MONITOR_MQTT_CLIENT_ID": f"bench-{name}-{self.port}",
-                                                             **(extra_env or {})})
-        self.process: subprocess.Popen | None = None
-        self.started_at = 0.0
-        self.ready_s: float | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def start(self) -> "Service":
-        self.started_at = time.monotonic()
-        self.process = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--port", str(self.port)],
-                                        cwd=ROOT, env=self.env, stdout=self.log.open("ab"),
-                                        stderr=subprocess.STDOUT)
-        return self
-
-    def healthy(self) -> bool:
-        import requests
-
-        if self.process.poll() is not None:
-            raise BenchError(f"service {self.name} exited with {self.process.returncode}:\n{self.tail()}")
-        try:
-            return requests.get(f"{self.url}/healthz", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def wait_ready(self, timeout: float = 120.0) -> float:
-        """Seconds from process start to the first ``/healthz`` 200."""
-        wait_until(self.healthy, timeout, f"service {self.name} healthy (log: {self.log})", interval=0.02)
-        return time.monotonic() - self.started_at
-
-    def api(self, method: str, path: str, timeout: float = 60, **kwargs):
-        import requests
-
-        headers = {"Authorization": f"Bearer {ADMIN}", **kwargs.pop("headers", {})}
-        return requests.request(method, f"{self.url}/api/v1{path}", headers=headers, timeout=timeout, **kwargs)
-
-    def rss(self) -> int:
-        import psutil
-
-        return psutil.Process(self.pid).memory_info().rss
-
-    def log_count(self, needle: str) -> int:
-        """How many lines of the service's log contain ``needle`` (e.g. reconnects)."""
-        try:
-            return sum(needle in line for line in self.log.read_text(errors="replace").splitlines())
-        except OSError:
-            return 0
-
-    def tail(self, chars: int = 3000) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        stop_process(self.process)
-
-    def __enter__(self) -> "Service":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
 @contextmanager
 def fresh_service(ctx: "Context", broker: "Mosquitto", kind: str, name: str, standards: Path | None = None,
                   note: str = "") -> Iterator[tuple[Service, "Db"]]:
     """A fresh ``kind`` database and the service on it, ready; both stopped and closed afterwards.
     ``service.ready_s`` is the start-up time."""
     url = sqlalchemy_url(kind, ctx.workdir, name)
-    service = Service(ctx.workdir, url, broker.url, standards or standards_dir(ctx.workdir), name)
+    service = Service(ctx.workdir, broker.url, url, name=name, standards=standards or standards_dir(ctx.workdir))
     db = Db(url)
     try:
-        service.start()
-        service.ready_s = service.wait_ready()
+        service.start(wait_healthy=False).wait_ready(timeout=120)
         progress(f"service ({kind}) ready in {service.ready_s:.1f}s{note}")
         yield service, db
     finally:
         service.stop()
-        db.close()
+        db.dispose()
 
 
 # -- publisher and counter processes (bench/mqtt_tools.py) ----------------------------------------
@@ -621,7 +391,7 @@ class PgActivitySampler:
     def _run(self) -> None:
         import psycopg
 
-        with psycopg.connect(_psycopg_dsn(self.url), autocommit=True) as connection:
+        with psycopg.connect(psycopg_dsn(self.url), autocommit=True) as connection:
             while not self._stop.wait(0.02):
                 rows = connection.execute(
                     "SELECT query, coalesce(wait_event_type || ':' || wait_event, 'CPU') FROM pg_stat_activity "
@@ -769,69 +539,6 @@ def make_workdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="smartmon-bench-"))
 
 
-# -- reading the service ----------------------------------------------------------------------------
-class SseReader:
-    """Collects ``/alerts/stream`` frames in a thread, each with the epoch time it was read.
-
-    A plain socket speaking HTTP/1.0 (no chunked encoding), read with ``recv`` so a frame is
-    timed when it arrives, not when a read buffer fills."""
-
-    def __init__(self, service: Service) -> None:
-        self.frames: list[tuple[float, dict]] = []
-        self.sock = socket.create_connection(("127.0.0.1", service.port), timeout=10)
-        self.sock.sendall(f"GET /api/v1/alerts/stream HTTP/1.0\r\nHost: 127.0.0.1\r\n"
-                          f"Authorization: Bearer {ADMIN}\r\nAccept: text/event-stream\r\n\r\n".encode())
-        self.sock.settimeout(None)
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        buffer = b""
-        headers_done = False
-        try:
-            while True:
-                chunk = self.sock.recv(1 << 16)
-                if not chunk:
-                    return
-                now = time.time()
-                buffer += chunk
-                if not headers_done:
-                    if b"\r\n\r\n" not in buffer:
-                        continue
-                    head, buffer = buffer.split(b"\r\n\r\n", 1)
-                    if b" 200 " not in head.split(b"\r\n", 1)[0]:
-                        return
-                    headers_done = True
-                *frames, buffer = buffer.split(b"\n\n")
-                for frame in frames:
-                    for line in frame.split(b"\n"):
-                        if line.startswith(b"data:"):
-                            self.frames.append((now, json.loads(line[5:])))
-        except (OSError, ValueError):
-            return
-
-    def close(self) -> None:
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
-
-
-def metric(service: Service, name: str) -> float | None:
-    """One sample of the service's Prometheus ``/metrics`` (e.g. ``smartmon_ingest_batch_messages_sum``)."""
-    import requests
-
-    try:
-        text = requests.get(f"{service.url}/metrics", timeout=5).text
-    except requests.RequestException:
-        return None
-    for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    return None
-
-
 def to_datetime(value: Any):
     """A datetime column read with plain SQL: PostgreSQL gives naive UTC datetimes, SQLite text."""
     from datetime import datetime, timezone
@@ -894,7 +601,7 @@ def bulk_load(url: str, table: str, columns: Sequence[str], rows: Iterable[Seque
     else:
         import psycopg  # JSON columns take their text in COPY
 
-        with psycopg.connect(_psycopg_dsn(url)) as connection:
+        with psycopg.connect(psycopg_dsn(url)) as connection:
             with connection.cursor() as cursor:
                 with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                     for row in rows:

@@ -8,8 +8,12 @@ one clock row per event). Rate = events / (last clock visible − first publish)
 """
 from __future__ import annotations
 
-from bench.common import (BenchError, Context, CountingSubscriber, Db, Mosquitto, Profiler, Publisher, Result,
-                          Workers, fresh_service, metric, payload_file, progress, sqlalchemy_url, standards_dir, wait_count)
+from bench.common import (bench_broker, BenchError, Context, CountingSubscriber, fresh_service,
+                          payload_file, Profiler, progress, Publisher, Result, sqlalchemy_url, standards_dir,
+                          wait_count)
+from tests.harness.database import Db
+from tests.harness.mosquitto import Mosquitto
+from tests.harness.service import Workers
 
 NAME = "ingest"
 SINGLE_TARGET_RATIO = 0.5
@@ -38,8 +42,8 @@ def service_rate(ctx: Context, broker: Mosquitto, kind: str, name: str, events: 
         Publisher(broker.url, warm_path, warm_messages).wait(60)
         wait_count(db, "SELECT count(*) FROM clocks", WARM, 60, "warm-up", service)
         db.analyze()
-        batches_before = (metric(service, "smartmon_ingest_batch_messages_sum") or 0,
-                          metric(service, "smartmon_ingest_batch_messages_count") or 0)
+        batches_before = (service.metric("smartmon_ingest_batch_messages_sum") or 0,
+                          service.metric("smartmon_ingest_batch_messages_count") or 0)
         path, messages = payload_file(ctx.workdir, name, events, batch)
         sql = "SELECT count(*) FROM clocks"
         with Profiler(ctx.profile_dir, service.pid, name, db_url=db.url):
@@ -49,12 +53,12 @@ def service_rate(ctx: Context, broker: Mosquitto, kind: str, name: str, events: 
             publisher.wait(60)
         stored = count - WARM
         rate = stored / (reached - publisher.t0)
-        messages_in = (metric(service, "smartmon_ingest_batch_messages_sum") or 0) - batches_before[0]
-        transactions = (metric(service, "smartmon_ingest_batch_messages_count") or 0) - batches_before[1]
+        messages_in = (service.metric("smartmon_ingest_batch_messages_sum") or 0) - batches_before[0]
+        transactions = (service.metric("smartmon_ingest_batch_messages_count") or 0) - batches_before[1]
         extra = {"publisher_rate": events / (publisher.t1 - publisher.t0), "stored": stored, "ready_s": service.ready_s,
                  "per_transaction": messages_in / transactions if transactions else None,
                  "reconnects": service.log_count("MQTT connection lost"),
-                 "duplicates": metric(service, "smartmon_events_duplicate_total")}
+                 "duplicates": service.metric("smartmon_events_duplicate_total")}
         progress(f"service ({kind}): {stored:,}/{events:,} events stored and evaluated at {rate:,.0f} events/s "
                  f"(the broker took them at {extra['publisher_rate']:,.0f}/s)")
         return rate, extra
@@ -84,7 +88,7 @@ def workers_rate(ctx: Context, broker: Mosquitto, name: str, events: int, count:
         return rate
     finally:
         workers.stop()
-        db.close()
+        db.dispose()
 
 
 def _per_transaction(extra: dict) -> str:
@@ -98,7 +102,7 @@ def _per_transaction(extra: dict) -> str:
 
 def _against_reference(ctx: Context, kind: str, name: str, events: int, batch: int) -> tuple[float, float, dict, str]:
     """The bare subscriber's rate, then the service's, on one broker; and a TIMEOUT note if short."""
-    with Mosquitto(ctx.workdir) as broker:
+    with bench_broker(ctx) as broker:
         reference = reference_rate(ctx, broker, name, events, batch)
         rate, extra = service_rate(ctx, broker, kind, name, events, batch)
     short = "" if extra["stored"] >= events else f"TIMEOUT: only {extra['stored']:,} of {events:,} stored; "
@@ -125,7 +129,7 @@ def run(ctx: Context) -> list[Result]:
             short + f"{batch_n:,} events in {batch_n // 100:,} messages; " + _per_transaction(extra)))
         if kind == "postgresql":
             for count in WORKERS:
-                with Mosquitto(ctx.workdir) as broker:
+                with bench_broker(ctx) as broker:
                     progress(f"2. batches of 100 into {count} worker processes, {batch_n:,} events")
                     workers = workers_rate(ctx, broker, f"workers{count}", batch_n, count)
                 results.append(Result(

@@ -15,9 +15,12 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta, timezone
 
-from bench.common import (CLOCK_COLUMNS, EVENT_COLUMNS, BenchError, Context, Db, Mosquitto, Publisher, Result,
-                          Service, bulk_load, check_columns, fresh_service, payload_file, progress, sqlalchemy_url,
+from bench.common import (CLOCK_COLUMNS, EVENT_COLUMNS, bench_broker, BenchError, bulk_load, check_columns,
+                          Context, fresh_service, payload_file, progress, Publisher, Result, sqlalchemy_url,
                           standards_dir, wait_count)
+from tests.harness.database import Db
+from tests.harness.mosquitto import Mosquitto
+from tests.harness.service import Service
 
 NAME = "memory"
 TARGET_BYTES_PER_CLOCK = 1024.0
@@ -44,7 +47,7 @@ def _ingest(ctx: Context, broker: Mosquitto, db: Db, service: Service, name: str
 def memory(ctx: Context, kind: str) -> list[Result]:
     n = ctx.size(3_000, 100_000)
     warm = ctx.size(500, 2_000)
-    with Mosquitto(ctx.workdir) as broker, fresh_service(ctx, broker, kind, f"memory-{kind}") as (service, db):
+    with bench_broker(ctx) as broker, fresh_service(ctx, broker, kind, f"memory-{kind}") as (service, db):
         _ingest(ctx, broker, db, service, f"mem-warm-{kind}", warm, "job_opened", "SELECT count(*) FROM clocks",
                 warm)
         db.analyze()
@@ -100,13 +103,16 @@ def startup(ctx: Context, kind: str) -> list[Result]:
     open_n = ctx.size(3_000, 100_000)
     events_n = ctx.size(30_000, 1_000_000)
     closed_n = (events_n - open_n) // 2
-    with Mosquitto(ctx.workdir) as broker:
+    with bench_broker(ctx) as broker:
         url = sqlalchemy_url(kind, ctx.workdir, f"startup-{kind}")
         standards = standards_dir(ctx.workdir)
 
         def ready_time(label: str) -> float:
-            with Service(ctx.workdir, url, broker.url, standards, f"startup-{label}-{kind}") as service:
-                seconds = service.wait_ready(timeout=300)
+            service = Service(ctx.workdir, broker.url, url, name=f"startup-{label}-{kind}", standards=standards)
+            try:
+                seconds = service.start(wait_healthy=False).wait_ready(timeout=300)
+            finally:
+                service.stop()
             progress(f"start to ready, {label}: {seconds:.2f}s")
             return seconds
 

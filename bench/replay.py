@@ -12,8 +12,10 @@ import subprocess
 import sys
 import time
 
-from bench.common import (ROOT, BenchError, Context, Mosquitto, Profiler, Result, fresh_service, progress,
-                          standards_dir, stop_process, wait_count)
+from bench.common import (bench_broker, BenchError, Context, fresh_service, Profiler, progress, Result,
+                          standards_dir, wait_count)
+from tests.harness.processes import stop_process
+from tests.harness.service import ROOT
 
 NAME = "replay"
 QUICK_ROWS = 5_000
@@ -81,7 +83,7 @@ def run(ctx: Context) -> list[Result]:
         csv.write_text("".join(lines), encoding="utf-8")
         progress(f"--quick: replaying the first {len(lines) - 1:,} of them")
 
-    with Mosquitto(ctx.workdir) as broker:
+    with bench_broker(ctx) as broker:
         t0 = time.time()
         sent = _finish(_replay(csv, broker.url), 600)
         reference = sent / (time.time() - t0)
@@ -91,7 +93,7 @@ def run(ctx: Context) -> list[Result]:
     standards = standards_dir(ctx.workdir, [CALL_CENTRE])
     for kind in ctx.dbs:
         note = " (fresh database, no warm-up: a first replay into a new installation)"
-        with Mosquitto(ctx.workdir) as broker, \
+        with bench_broker(ctx) as broker, \
                 fresh_service(ctx, broker, kind, f"replay-{kind}", standards, note) as (service, db):
             with Profiler(ctx.profile_dir, service.pid, f"replay-{kind}", db_url=db.url):
                 t0 = time.time()

@@ -1,19 +1,18 @@
 """Shared fixtures: a throwaway Mosquitto per session, databases (SQLite, and PostgreSQL when
-MONITOR_TEST_DATABASE_URL is set), the app with the engine test standards, and helpers."""
+MONITOR_TEST_DATABASE_URL is set), the app with the engine test standards, and ``send``.
+Real processes (brokers, the service, PostgreSQL clusters) come from ``tests/harness``."""
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import time
 from pathlib import Path
-from typing import Callable, NoReturn
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from bench.common import free_port, port_open
+from tests.harness.database import reset_postgres
+from tests.harness.mosquitto import Mosquitto
+from tests.harness.processes import ADMIN
+from tests.harness.service import ENGINE_STANDARDS
 
 # Tests never read the developer's config.yaml or MONITOR_* settings by accident.
 os.environ["MONITOR_CONFIG"] = os.devnull
@@ -22,56 +21,7 @@ for _name in [n for n in os.environ if n.startswith("MONITOR_") and n not in ("M
 
 HERE = Path(__file__).parent
 ROOT_DIR = HERE.parent
-ENGINE_STANDARDS = HERE / "engine_standards"
-ADMIN = "test-admin-token"
 PG_URL = os.environ.get("MONITOR_TEST_DATABASE_URL")
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 10.0, interval: float = 0.02, message: str = ""):
-    """Poll ``condition`` until it returns something truthy; fail the test after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {message or condition}")
-        time.sleep(interval)
-
-
-def missing_tool(what: str, install: str) -> NoReturn:
-    """A tool the suite needs is not there: an error naming the install step, never a silent skip."""
-    pytest.fail(f"{what} is missing: {install} (bash .ci/run installs everything the suite needs)", pytrace=False)
-
-
-def mosquitto_binary() -> str:
-    binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
-    return binary or missing_tool("the mosquitto broker", "apt-get install -y mosquitto")
-
-
-class Mosquitto:
-    """A throwaway broker process that tests may stop and start again on the same port."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.url = f"mqtt://127.0.0.1:{self.port}"
-        self.conf = directory / "mosquitto.conf"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-            f"persistence_location {directory}/\nautosave_interval 1\nautosave_on_changes true\n"
-            "max_queued_messages 1000000\nmax_inflight_messages 100\nlog_type error\n")
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen([mosquitto_binary(), "-c", str(self.conf)], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
-        wait_for(lambda: port_open(self.port), message=f"mosquitto on port {self.port}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        wait_for(lambda: not port_open(self.port), message="mosquitto to stop")
 
 
 @pytest.fixture(scope="session")
@@ -80,14 +30,6 @@ def mosquitto(tmp_path_factory) -> Mosquitto:
     broker.start()
     yield broker
     broker.stop()
-
-
-def reset_postgres(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 DB_PARAMS = ["sqlite"] + (["postgresql"] if PG_URL else [])

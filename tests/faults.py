@@ -9,9 +9,6 @@ longer run is one environment variable away (see the README paragraph in test_re
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -25,15 +22,14 @@ import psutil
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import select
 
-from tests.conftest import Mosquitto, free_port, missing_tool, port_open, wait_for
-from tests.service import Service
+from tests.harness.database import Db, PgCluster
+from tests.harness.mosquitto import Mosquitto
+from tests.harness.service import Service
 
 PREFIX = "smartmon/v1"
 FAULT_SECONDS = float(os.environ.get("SMARTMON_FAULT_SECONDS", "3"))
-PG_BIN = Path(os.environ.get("SMARTMON_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 # Standards with short, second-scale durations so clocks fall due while a test runs.
 RELIABILITY_STANDARDS = """\
@@ -100,74 +96,6 @@ def write_standards(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "reliability.yaml").write_text(RELIABILITY_STANDARDS, encoding="utf-8")
     return directory
-
-
-# -- PostgreSQL ---------------------------------------------------------------------------------
-class PgCluster:
-    """A throwaway PostgreSQL cluster of our own, on a free port, that a test may stop and start.
-
-    PostgreSQL refuses to run as root, so when the tests run as root the cluster belongs to the
-    ``postgres`` user and every server command goes through ``runuser``. The machine's own
-    PostgreSQL (port 5432) is never touched.
-    """
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="smartmon-pg-"))
-        self.data = self.dir / "data"
-        self.logfile = self.dir / "postgres.log"
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-        self._as_user: list[str] = []
-        if os.geteuid() == 0:
-            runuser = shutil.which("runuser")
-            if runuser is None:
-                raise RuntimeError("running as root and no runuser to start PostgreSQL as 'postgres'")
-            shutil.chown(self.dir, "postgres")
-            self._as_user = [runuser, "-u", "postgres", "--"]
-
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        if not (PG_BIN / "initdb").exists():
-            return f"no PostgreSQL server binaries in {PG_BIN} (set SMARTMON_PG_BIN)"
-        if os.geteuid() == 0:
-            try:
-                import pwd
-
-                pwd.getpwnam("postgres")
-            except KeyError:
-                return "running as root without a 'postgres' user to run PostgreSQL as"
-            if shutil.which("runuser") is None:
-                return "running as root without runuser"
-        return None
-
-    def _run(self, *args: str, timeout: float = 60) -> None:
-        subprocess.run([*self._as_user, *args], check=True, timeout=timeout, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE)
-
-    def init(self) -> PgCluster:
-        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "--auth=trust", "--username=postgres",
-                  "-E", "UTF8", "--no-sync")
-        return self
-
-    def start(self) -> None:
-        # fsync off: these tests stop the server cleanly or kill the *service*, never the machine.
-        options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c full_page_writes=off -c max_connections=100")
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.logfile), "-w",
-                  "-t", "30", "start")
-        wait_for(lambda: port_open(self.port), message=f"PostgreSQL on port {self.port}")
-
-    def stop(self, mode: str = "fast") -> None:
-        """``fast`` ends client sessions at once (an outage), ``immediate`` is a crash."""
-        if (self.data / "postmaster.pid").exists():
-            self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
-        wait_for(lambda: not port_open(self.port), message="PostgreSQL to stop")
-
-    def destroy(self) -> None:
-        try:
-            self.stop("immediate")
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 # -- the device side ----------------------------------------------------------------------------
@@ -343,21 +271,8 @@ def build_stream(t0: datetime, target_events: int = 3000, due_from: float = 6.0,
 
 
 # -- probes -------------------------------------------------------------------------------------
-class Db:
-    """Read-only look into a service's database (SQLite file or PostgreSQL), no pooled connections."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        args = {"timeout": 30} if url.startswith("sqlite") else {"connect_timeout": 3}
-        self.engine = create_engine(url, poolclass=NullPool, connect_args=args)
-
-    def scalar(self, sql: str, **params: Any) -> Any:
-        with self.engine.connect() as connection:
-            return connection.execute(text(sql), params).scalar()
-
-    def rows(self, sql: str, **params: Any) -> list[tuple]:
-        with self.engine.connect() as connection:
-            return [tuple(r) for r in connection.execute(text(sql), params)]
+class ServiceDb(Db):
+    """The harness's look into a service's database, with the questions the fault tests ask."""
 
     def events(self) -> int:
         try:
@@ -399,8 +314,6 @@ class Db:
     def dead_letters(self) -> int:
         return self.scalar("SELECT count(*) FROM dead_letters")
 
-    def dispose(self) -> None:
-        self.engine.dispose()
 
 
 def rss(pid: int) -> int:
@@ -431,65 +344,17 @@ class RssSampler:
         return self.peak
 
 
-def throwaway_pg_cluster() -> PgCluster:
-    reason = PgCluster.unavailable_reason()
-    if reason:
-        missing_tool(f"a throwaway PostgreSQL ({reason})", "apt-get install -y postgresql")
-    cluster = PgCluster()
-    try:
-        cluster.init()
-        cluster.start()
-    except (subprocess.SubprocessError, OSError) as exc:
-        detail = getattr(exc, "stderr", b"") or b""
-        cluster.destroy()
-        pytest.fail(f"could not start a throwaway PostgreSQL ({exc}; {detail.decode(errors='replace')[-300:]})",
-                    pytrace=False)
-    return cluster
-
-
 def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
 # -- fixtures shared by the process-level tests (import them into the test module) -------------
-class PersistentMosquitto(Mosquitto):
-    """conftest's throwaway broker, in a directory the broker can write its persistent store to.
-
-    Started as root, Mosquitto drops to the ``mosquitto`` user, which cannot enter pytest's
-    ``tmp_path`` (mode 0700, owned by root): it then keeps no persistence at all and a restart
-    loses every session and queued message. So the directory is made for that user.
-    """
-
-    def __init__(self) -> None:
-        self.directory = Path(tempfile.mkdtemp(prefix="smartmon-mosquitto-"))
-        if os.geteuid() == 0:
-            try:
-                shutil.chown(self.directory, "mosquitto", "mosquitto")
-            except LookupError:  # no such user: Mosquitto then keeps running as root
-                pass
-        super().__init__(self.directory)
-        # conftest saves the whole store after every change (autosave_on_changes, interval 1): with a
-        # backlog of tens of MiB that is a full rewrite per message, and the broker crawls (about 40
-        # PUBACKs/s measured with 70 MiB queued). These tests stop the broker with SIGTERM, on which
-        # Mosquitto writes its store anyway.
-        config = self.conf.read_text()
-        self.conf.write_text(config.replace("autosave_interval 1\nautosave_on_changes true\n", "autosave_interval 300\n"))
-        assert "autosave_on_changes" not in self.conf.read_text()
-
-    @property
-    def store(self) -> Path:
-        return self.directory / "mosquitto.db"
-
-    def destroy(self) -> None:
-        self.stop()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-
 @pytest.fixture
 def broker():
     """A Mosquitto of this test alone, so the test may stop it (persistence on, same port on restart)."""
-    instance = PersistentMosquitto()
-    instance.start()
+    # saved on a clean stop only (these tests stop the broker with SIGTERM): saving after every change
+    # rewrites the whole store per message, and with 70 MiB queued the broker crawls (40 PUBACKs/s)
+    instance = Mosquitto.in_own_directory(autosave_every=None).start()
     yield instance
     instance.destroy()
 
@@ -519,8 +384,8 @@ def new_service(services: list, tmp_path, broker, standards, name: str, db_url: 
 
 @pytest.fixture
 def pg():
-    """A PostgreSQL cluster of this test alone (skipped with the reason when none can be started)."""
-    cluster = throwaway_pg_cluster()
+    """A PostgreSQL cluster of this test alone (an error naming the install step when none can be started)."""
+    cluster = PgCluster.started()
     yield cluster
     cluster.destroy()
 

@@ -30,7 +30,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from monitor.ingest import Delivery
-from tests.conftest import ADMIN, app_config
+from tests.conftest import app_config
+from tests.harness.processes import ADMIN
 from tests.faults import write_standards
 
 EXAMPLES = int(os.environ.get("SMARTMON_API_FUZZ_EXAMPLES", "25"))

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from monitor.auth import create_token
 from monitor.cli import main
 from monitor.store import audit
-from tests.conftest import ENGINE_STANDARDS
+from tests.harness.service import ENGINE_STANDARDS
 from tests.test_scheduler import send
 
 T = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)

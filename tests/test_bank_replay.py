@@ -15,8 +15,9 @@ from sqlalchemy import create_engine, func, select
 from monitor.store.models import ClockRow, EventRow
 from sensors.replay import ReplayOptions, replay_file
 from sensors.widelog import BANK_FEB1999, BANK_FEB1999_TZ, convert_file
-from tests.conftest import ADMIN, ROOT_DIR
-from tests.service import Service
+from tests.conftest import ROOT_DIR
+from tests.harness.processes import ADMIN
+from tests.harness.service import Service
 
 pytestmark = pytest.mark.slow
 BANK = ROOT_DIR.parent / "shared" / "data" / "anonymous_bank_feb1999.tsv"

@@ -22,7 +22,7 @@ from monitor.broker import (
     ensure_broker,
     parse_mqtt_url,
 )
-from tests.conftest import free_port, mosquitto_binary, wait_for
+from tests.harness.processes import free_port, mosquitto_binary, wait_for
 
 pytestmark = pytest.mark.slow
 

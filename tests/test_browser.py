@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import missing_tool
-from tests.service import ROOT, Service
+from tests.harness.processes import missing_tool
+from tests.harness.service import ROOT, Service
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,8 @@ import paho.mqtt.client as paho
 import pytest
 
 from monitor.devices import password_line
-from tests.conftest import ROOT_DIR, free_port, port_open, wait_for
+from tests.conftest import ROOT_DIR
+from tests.harness.processes import free_port, port_open, wait_for
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

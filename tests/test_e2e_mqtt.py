@@ -10,8 +10,8 @@ import paho.mqtt.client as paho
 import pytest
 import requests
 
-from tests.conftest import wait_for
-from tests.service import Service, SseReader
+from tests.harness.processes import wait_for
+from tests.harness.service import Service, SseReader
 
 pytestmark = pytest.mark.slow
 PREFIX = "smartmon/v1"
@@ -62,7 +62,7 @@ def floor(mosquitto):
 
 
 def _alert(frames, kind, state):
-    return next((a for _, a in frames if a["kind"] == kind and a["state"] == state), None)
+    return next((f.data for f in frames if f.data["kind"] == kind and f.data["state"] == state), None)
 
 
 def test_a_breach_reaches_sse_and_mqtt_within_a_second_then_a_late_stop_retracts_it(service, floor):
@@ -88,7 +88,7 @@ def test_ack_goes_out_on_both_channels_and_sse_resumes_from_last_event_id(servic
     sse = SseReader(service)
     floor.publish(event("seated", "table-9", datetime.now(timezone.utc) - timedelta(minutes=3)))
     breach = wait_for(lambda: _alert(sse.frames, "breach", "open"))
-    first_id = sse.frames[0][0]
+    first_id = sse.frames[0].id
     response = service.api("POST", f"/alerts/{breach['id']}/ack", json={"note": "on my way"})
     assert response.status_code == 200
     wait_for(lambda: _alert(sse.frames, "breach", "acknowledged"))
@@ -97,8 +97,8 @@ def test_ack_goes_out_on_both_channels_and_sse_resumes_from_last_event_id(servic
 
     resumed = SseReader(service, last_event_id=first_id)
     wait_for(lambda: len(resumed.frames) >= len(sse.frames) - 1)
-    assert [f[0] for f in resumed.frames] == [f[0] for f in sse.frames[1:]][:len(resumed.frames)]
-    assert all(int(i) > int(first_id) for i, _ in resumed.frames)
+    assert [f.id for f in resumed.frames] == [f.id for f in sse.frames[1:]][:len(resumed.frames)]
+    assert all(int(f.id) > int(first_id) for f in resumed.frames)
     resumed.close()
 
 

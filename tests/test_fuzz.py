@@ -36,14 +36,15 @@ from monitor.core.clocks import in_range
 from monitor.ingest import Delivery
 from monitor.store.models import DeadLetter, DeviceStatus, EventRow
 from tests import faults
-from tests.conftest import app_config, wait_for
+from tests.conftest import app_config
+from tests.harness.processes import wait_for
 from tests.faults import (
     PREFIX,
-    Db,
+    ServiceDb,
     Publisher,
     RssSampler,
     new_service,
-    throwaway_pg_cluster,
+    PgCluster,
     report,
     rss,
     write_standards,
@@ -102,7 +103,7 @@ def sqlite_door(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pg_door(tmp_path_factory):
-    cluster = throwaway_pg_cluster()
+    cluster = PgCluster.started()
     try:
         door = _door(tmp_path_factory, cluster.url, "postgresql")
         yield door
@@ -457,7 +458,7 @@ def test_rss_stays_bounded_under_a_flood_of_huge_and_invalid_payloads(tmp_path, 
     flood, as big as the first, must add less than 32 MiB (a leak or an unbounded buffer would add
     about as much again)."""
     service = new_service(services, tmp_path, broker, standards, "junk").start()
-    db = Db(service.env["MONITOR_DATABASE_URL"])
+    db = ServiceDb(service.env["MONITOR_DATABASE_URL"])
     publisher = Publisher(broker.url, site=SITE)
     expected = 0
     for i in range(60):
@@ -494,7 +495,7 @@ def _junk_dead_letters(index: int) -> int:
 def test_rss_is_bounded_even_for_messages_far_over_the_payload_limit(tmp_path, broker, standards, services):
     path = tmp_path / "giant.db"
     service = new_service(services, tmp_path, broker, standards, "giant", db_url=f"sqlite:///{path}").start()
-    db = Db(service.env["MONITOR_DATABASE_URL"])
+    db = ServiceDb(service.env["MONITOR_DATABASE_URL"])
     publisher = Publisher(broker.url, site=SITE)
     publisher.publish_raw(b"{warm-up")
     wait_for(lambda: db.dead_letters() == 1, timeout=30)

@@ -37,11 +37,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from tests import faults
-from tests.conftest import wait_for
+from tests.harness.processes import wait_for
 from tests.faults import (
     FAULT_SECONDS,
     PREFIX,
-    Db,
+    ServiceDb,
     Publisher,
     RssSampler,
     build_stream,
@@ -111,7 +111,7 @@ def test_kill_9_mid_stream_stores_every_event_once_and_ends_as_a_run_without_kil
     floor = AlertListener(broker.url, "rel-01")
     t0 = now_utc()
     plan = build_stream(t0, EVENTS, due_from=3, due_to=10)
-    victim_db, reference_db = Db(victim.env["MONITOR_DATABASE_URL"]), Db(reference.env["MONITOR_DATABASE_URL"])
+    victim_db, reference_db = ServiceDb(victim.env["MONITOR_DATABASE_URL"]), ServiceDb(reference.env["MONITOR_DATABASE_URL"])
     publisher = Publisher(broker.url)
     publishing = threading.Thread(target=stream, args=(publisher, plan.messages, len(plan.messages) / 5.0))
     began = time.monotonic()
@@ -176,7 +176,7 @@ def _without_warnings(alerts: dict) -> dict:
 
 def test_sigterm_drains_and_exits_0_within_seconds_and_loses_nothing(tmp_path, broker, standards, services):
     service = new_service(services, tmp_path, broker, standards, "sigterm").start()
-    db = Db(service.env["MONITOR_DATABASE_URL"])
+    db = ServiceDb(service.env["MONITOR_DATABASE_URL"])
     plan = build_stream(now_utc(), 2000, due_from=240, due_to=240)
     publisher = Publisher(broker.url)
     publishing = threading.Thread(target=stream, args=(publisher, plan.messages, len(plan.messages) / 3.0))
@@ -208,7 +208,7 @@ def _down(service) -> tuple[int, dict] | None:
 def test_broker_restart_healthz_names_mqtt_and_every_event_before_during_after_is_stored_once(
         tmp_path, broker, standards, services):
     service = new_service(services, tmp_path, broker, standards, "broker-restart").start()
-    db = Db(service.env["MONITOR_DATABASE_URL"])
+    db = ServiceDb(service.env["MONITOR_DATABASE_URL"])
     publisher = Publisher(broker.url, client_id=f"device-{uuid.uuid4().hex[:6]}")
     t0 = now_utc()
     before, during, after = (build_stream(t0, 600, due_from=240, due_to=240, tag=tag)
@@ -253,7 +253,7 @@ def _due_ticket(case: str, deadline) -> dict:
 def test_postgres_outage_pauses_ingestion_and_the_alert_due_meanwhile_fires_once_after(
         tmp_path, broker, standards, services, pg):
     service = new_service(services, tmp_path, broker, standards, "pg-outage", db_url=pg.url).start()
-    db = Db(pg.url)
+    db = ServiceDb(pg.url)
     publisher = Publisher(broker.url)
     t0 = now_utc()
     before, during, after = (build_stream(t0, 300, due_from=240, due_to=240, tag=tag)
@@ -310,7 +310,7 @@ def test_postgres_outage_pauses_ingestion_and_the_alert_due_meanwhile_fires_once
 def test_postgres_outage_then_kill_9_loses_nothing_because_nothing_was_acknowledged(
         tmp_path, broker, standards, services, pg):
     service = new_service(services, tmp_path, broker, standards, "pg-kill", db_url=pg.url).start()
-    db = Db(pg.url)
+    db = ServiceDb(pg.url)
     publisher = Publisher(broker.url)
     t0 = now_utc()
     before, during = (build_stream(t0, 300, due_from=240, due_to=240, tag=tag) for tag in ("before-", "during-"))
@@ -350,7 +350,7 @@ def test_a_locked_database_slows_the_broker_instead_of_filling_memory(tmp_path, 
     the parsed copies of one commit batch, and is well under what buffering everything would take."""
     path = tmp_path / "backpressure.db"
     service = new_service(services, tmp_path, broker, standards, "backpressure", db_url=f"sqlite:///{path}").start()
-    db = Db(service.env["MONITOR_DATABASE_URL"])
+    db = ServiceDb(service.env["MONITOR_DATABASE_URL"])
     publisher = Publisher(broker.url)
     warm = [_big_event(f"warm-{i}") for i in range(300)]
     stream(publisher, warm)
@@ -397,7 +397,7 @@ POISON = {
 def test_one_poison_message_is_dead_lettered_and_ingestion_goes_on(tmp_path, broker, standards, services,
                                                                   channel, payload):
     service = new_service(services, tmp_path, broker, standards, "poison").start()
-    db = Db(service.env["MONITOR_DATABASE_URL"])
+    db = ServiceDb(service.env["MONITOR_DATABASE_URL"])
     publisher = Publisher(broker.url)
     publisher.publish_raw(json.dumps(payload).encode(), f"{PREFIX}/{publisher.site}/{publisher.device}/{channel}")
     good = build_stream(now_utc(), 30, due_from=240, due_to=240, tag="after-poison-")
@@ -412,7 +412,7 @@ def test_one_poison_message_is_dead_lettered_and_ingestion_goes_on(tmp_path, bro
 def test_a_breach_opened_while_the_broker_is_away_reaches_the_floor_even_if_the_service_then_crashes(
         tmp_path, broker, standards, services):
     service = new_service(services, tmp_path, broker, standards, "notify").start()
-    db = Db(service.env["MONITOR_DATABASE_URL"])
+    db = ServiceDb(service.env["MONITOR_DATABASE_URL"])
     floor = AlertListener(broker.url, "rel-01", persistent=True)
     publisher = Publisher(broker.url)
     deadline = now_utc() + timedelta(seconds=3)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, wait_for as wait_until
+from tests.harness.processes import free_port, wait_for
 
 from sensors.publisher import SendResult
 from sensors.replay import (
@@ -289,7 +289,7 @@ def test_replay_over_mqtt_reaches_a_subscriber(tmp_path, broker, subscriber):
     options = ReplayOptions(mqtt_url=broker, site="bj-01", device="replayer", attrs=["table"], batch=40)
     summary = replay_file(path, options)
     assert summary.sent == 250 and summary.skipped == 0
-    wait_until(lambda: len(subscriber.events()) >= 250, message="250 events")
+    wait_for(lambda: len(subscriber.events()) >= 250, message="250 events")
     received = subscriber.events()
     assert len(received) == 250
     assert {t for t, *_ in subscriber.messages if t.endswith("/events")} == {"smartmon/v1/bj-01/replayer/events"}
@@ -299,7 +299,7 @@ def test_replay_over_mqtt_reaches_a_subscriber(tmp_path, broker, subscriber):
                      "at": "2024-01-01T12:00:00+08:00", "site": "bj-01", "attrs": {"table": "0"}}
     assert len({e["id"] for e in received}) == 250
     status = "smartmon/v1/bj-01/replayer/status"
-    wait_until(lambda: subscriber.statuses(status)[-1:] == ["offline"], message="offline status")
+    wait_for(lambda: subscriber.statuses(status)[-1:] == ["offline"], message="offline status")
     assert subscriber.statuses(status) == ["online", "offline"]
 
 
@@ -311,7 +311,7 @@ def test_replay_cli_over_mqtt(tmp_path, broker, subscriber):
     assert done.returncode == 0, done.stderr
     assert "2 events sent, 1 rows skipped" in done.stderr
     assert "missing case: 1 (line 3)" in done.stderr
-    wait_until(lambda: len(subscriber.events("/cli/replay/events")) == 2, message="2 CLI events")
+    wait_for(lambda: len(subscriber.events("/cli/replay/events")) == 2, message="2 CLI events")
 
 
 class _Recording(BaseHTTPRequestHandler):

@@ -23,7 +23,8 @@ from monitor.reports.params import ReportParamError, report_query
 from monitor.reports.tabular import sheet_title
 from monitor.store import audit
 from monitor.store.models import ClockRow
-from tests.conftest import ENGINE_STANDARDS, HERE, app_config
+from tests.conftest import app_config, HERE
+from tests.harness.service import ENGINE_STANDARDS
 from tests.test_scheduler import send
 
 S = timedelta(seconds=1)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import wait_for as wait_until
+from tests.harness.processes import wait_for
 from ruamel.yaml import YAML
 
 from sensors.publisher import SendResult
@@ -133,7 +133,7 @@ def test_the_floor_publishes_valid_events_on_the_right_topics(broker, subscriber
     stats = run(options, progress=lines.append)
     total = sum(stats.events.values())
     assert total >= 150 and stats.events["restaurant"] and stats.events["hall"]
-    wait_until(lambda: subscriber.count() >= total, message=f"{total} events")
+    wait_for(lambda: subscriber.count() >= total, message=f"{total} events")
     finished = datetime.now(timezone.utc)
 
     by_topic = subscriber.events_by_topic()
@@ -152,7 +152,7 @@ def test_the_floor_publishes_valid_events_on_the_right_topics(broker, subscriber
 
     for device in ("bj-01/floor-tablet", "bj-01-hall/ticket-machine"):
         topic = f"smartmon/v1/{device}/status"
-        wait_until(lambda: subscriber.statuses(topic)[-1:] == ["offline"], message=f"{device} offline")
+        wait_for(lambda: subscriber.statuses(topic)[-1:] == ["offline"], message=f"{device} offline")
         assert subscriber.statuses(topic) == ["online", "offline"]
 
 
@@ -166,7 +166,7 @@ def test_the_cli_runs_for_a_bounded_time(broker, subscriber):
     )
     assert done.returncode == 0, done.stderr
     assert "simulate: " in done.stderr and "events (" in done.stderr
-    wait_until(lambda: subscriber.count() >= 40, message="40 CLI events")
+    wait_for(lambda: subscriber.count() >= 40, message="40 CLI events")
 
 
 def test_bad_options_are_refused():

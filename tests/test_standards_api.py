@@ -5,7 +5,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from monitor.ingest import Delivery
-from tests.conftest import ENGINE_STANDARDS
+from tests.harness.service import ENGINE_STANDARDS
 
 FLOOR = (ENGINE_STANDARDS / "floor.yaml").read_text()
 

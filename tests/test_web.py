@@ -10,7 +10,8 @@ import pytest
 
 from monitor.auth import create_token, create_user
 from monitor.ingest import Delivery
-from tests.conftest import ADMIN, app_config, send
+from tests.conftest import app_config, send
+from tests.harness.processes import ADMIN
 
 # Time is injected into ingestion and the scheduler, as in test_scheduler.py; an hour back so
 # nothing is "in the future" for code that reads the real clock.
