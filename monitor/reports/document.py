@@ -17,7 +17,7 @@ no longer in force); ``periods`` judges the goal per ``goal.per`` as the standar
 """
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import asdict, astuple, dataclass
 from typing import Any, Mapping
 
 COUNT_FIELDS = ("met", "missed", "breached", "cancelled", "data_gap")
@@ -142,7 +142,7 @@ class Site:
     timezone: str  # IANA name
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "timezone": self.timezone}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
