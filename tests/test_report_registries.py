@@ -55,7 +55,8 @@ def txt(monkeypatch):
 @pytest.fixture
 def year(monkeypatch):
     assert "year" not in GROUP_KEYS
-    monkeypatch.setitem(GROUP_KEYS, "year", GroupKey("year", "Year", lambda dialect: func.substr(ClockRow.start_local, 1, 4)))
+    monkeypatch.setitem(GROUP_KEYS, "year",
+                        GroupKey("year", "Year", lambda dialect: func.substr(ClockRow.start_local, 1, 4)))
 
 
 def test_a_registered_format_is_offered_everywhere(history, client, db_url, tmp_path, request):

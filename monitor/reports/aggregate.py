@@ -240,7 +240,8 @@ def period_counts(session: Session, query: ReportQuery, per: Mapping[str, str]) 
     label = case(*[(inner.c.standard.in_(standards), key.answered(inner.c.k_period, dialect))
                    for key, standards in answered], else_=inner.c.k_period) if answered else inner.c.k_period
     statement = select(inner.c.standard, label.label("k_period"),
-                       *[_count(inner.c.kind, kind).label(kind) for kind in COUNT_FIELDS]).group_by(*group).order_by(*group)
+                       *[_count(inner.c.kind, kind).label(kind) for kind in COUNT_FIELDS]
+                       ).group_by(*group).order_by(*group)
     return [(row["standard"], row["k_period"], Counts(*(int(row[k]) for k in COUNT_FIELDS)))
             for row in session.connection().execute(statement).mappings()]
 

@@ -113,7 +113,7 @@ def report(start, end, sites, standards, group_by, fmt, output) -> None:
         database.dispose()
     payload = chosen.render(document)
     if output == "-":
-        # text ends with a newline on a terminal; binary goes out as it is
+        # text ends with a newline (JSON has none of its own); binary goes out as it is
         sys.stdout.buffer.write(payload + (b"\n" if not chosen.binary and not payload.endswith(b"\n") else b""))
         sys.stdout.buffer.flush()
         where = "standard output"
@@ -125,7 +125,8 @@ def report(start, end, sites, standards, group_by, fmt, output) -> None:
     click.echo(f"{count} standard{'s' if count != 1 else ''}, {clocks} judged clocks, sites "
                f"{', '.join(s.id for s in document.sites) or 'none'}; audit-chain head "
                f"{document.chain_head}", err=True)
-    click.echo(f"wrote {chosen.name} ({len(payload):,} bytes) to {where} in {time.monotonic() - started:.2f}s", err=True)
+    click.echo(f"wrote {chosen.name} ({len(payload):,} bytes) to {where} in {time.monotonic() - started:.2f}s",
+               err=True)
 
 
 def _safe_url(url: str) -> str:
