@@ -19,6 +19,7 @@ from pypdf import PdfReader
 from monitor.auth import create_token
 from monitor.cli import main
 from monitor.reports.compliance import build_report, site_namer
+from monitor.reports.document import ComplianceReport, Site
 from monitor.reports.params import ReportParamError, report_query
 from monitor.reports.tabular import sheet_title
 from monitor.store import audit
@@ -90,7 +91,12 @@ def history(runtime):
     return runtime
 
 
-def report(runtime, start="2026-11-24", end="2026-11-26", site=None, standard=None, group_by=None, daily=False):
+def report(runtime, *args, **kwargs):
+    """The document as the API's JSON answers it."""
+    return typed_report(runtime, *args, **kwargs).to_json()
+
+
+def typed_report(runtime, start="2026-11-24", end="2026-11-26", site=None, standard=None, group_by=None, daily=False):
     query = report_query(start, end, site, standard, group_by)
     return build_report(runtime.db, runtime.registry.current, query, site_namer(runtime.config), daily=daily)
 
@@ -311,9 +317,9 @@ def test_a_withdrawn_standard_with_clocks_is_reported_without_a_goal(runtime):
 def test_pdf_shows_chinese_site_names():
     from monitor.reports.pdf import to_pdf
 
-    document = {"from": "2026-11-01", "to": "2026-12-01", "chain_head": "ab" * 32, "standards": [], "group_by": [],
-                "sites": [{"id": "bj-01", "name": "北京饭店 – 中餐厅", "timezone": "Asia/Shanghai"}],
-                "generated_at": "2026-12-01T00:00:00Z"}
+    document = ComplianceReport(start="2026-11-01", end="2026-12-01", chain_head="ab" * 32, standards=(),
+                                group_by=(), sites=(Site("bj-01", "北京饭店 – 中餐厅", "Asia/Shanghai"),),
+                                generated_at="2026-12-01T00:00:00Z")
     title = PdfReader(io.BytesIO(to_pdf(document))).pages[0].extract_text()
     assert "bj-01 — 北京饭店 – 中餐厅 (Asia/Shanghai)" in title
 
@@ -474,7 +480,7 @@ def test_pdf_draws_a_chart_from_the_daily_series(history):
         ("2026-11-24", 0, 1), ("2026-11-25", 4, 1)]
     from monitor.reports.pdf import _chart
 
-    drawing = _chart(entry(document))
+    drawing = _chart(next(e for e in typed_report(history, daily=True).standards if e.standard == "greet"))
     assert any(type(shape).__name__ == "VerticalBarChart" for shape in drawing.contents)
 
 

@@ -8,6 +8,8 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, jsonify
 
+from monitor.reports.formats import FORMATS
+from monitor.reports.groups import GROUP_KEYS
 from monitor.schemas import EventSchema
 
 openapi_blueprint = Blueprint("openapi", __name__)
@@ -47,7 +49,7 @@ ALERT = {"type": "object", "properties": {name: {"type": "string", "nullable": T
 DATE = {"type": "string", "description": "YYYY-MM-DD or an RFC 3339 timestamp"}
 
 
-def _paths() -> dict[str, dict[str, Any]]:
+def _paths(formats: tuple[str, ...], group_keys: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     event_ref = {"$ref": "#/components/schemas/Event"}
     return {
         "/events": {"post": {
@@ -109,8 +111,8 @@ def _paths() -> dict[str, dict[str, Any]]:
             "summary": "Compliance per standard (SPEC §7)", "tags": ["reports"],
             "parameters": [_query("from", DATE), _query("to", DATE), _query("site", {"type": "string"}),
                            _query("standard", {"type": "string"}),
-                           _query("group_by", {"type": "string", "description": "comma-separated: site, day, week, month, hour, staff"}),
-                           _query("format", {"type": "string", "enum": ["json", "csv", "xlsx", "pdf"]})],
+                           _query("group_by", {"type": "string", "description": f"comma-separated: {', '.join(group_keys)}"}),
+                           _query("format", {"type": "string", "enum": list(formats)})],
             "responses": {"200": {"description": "the report in the asked format"}, **_errors(400, 403)}}},
         "/dead-letters": {"get": {
             "summary": "Rejected payloads with reasons, newest first", "tags": ["operations"], "parameters": PAGE,
@@ -133,8 +135,13 @@ def _paths() -> dict[str, dict[str, Any]]:
     }
 
 
-@lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
+    """Built once per set of report formats and group keys (the registries may grow after import)."""
+    return _document(tuple(FORMATS), tuple(GROUP_KEYS))
+
+
+@lru_cache(maxsize=4)
+def _document(formats: tuple[str, ...], group_keys: tuple[str, ...]) -> dict[str, Any]:
     spec = APISpec(title="smartmon", version="1.0.0", openapi_version="3.0.3",
                    plugins=[MarshmallowPlugin()],
                    info={"description": "Service-standard timing monitor. Errors are "
@@ -145,7 +152,7 @@ def document() -> dict[str, Any]:
     spec.components.response("Error", _json({"type": "object", "required": ["error"], "properties": {
         "error": {"type": "object", "required": ["code", "message"], "properties": {
             "code": {"type": "string"}, "message": {"type": "string"}, "details": {}}}}}, "error"))
-    for path, operations in _paths().items():
+    for path, operations in _paths(formats, group_keys).items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()
 

@@ -1,4 +1,4 @@
-"""GET /reports/compliance (SPEC §6, §7): the compliance report as JSON, CSV, XLSX or PDF."""
+"""GET /reports/compliance (SPEC §6, §7): the compliance report in any registered format."""
 from __future__ import annotations
 
 from flask import Response, request
@@ -6,7 +6,6 @@ from flask import Response, request
 from monitor.api import api, require, runtime
 from monitor.errors import ApiError
 from monitor.reports.compliance import build_report, site_namer
-from monitor.reports.exports import MEDIA_TYPES, filename, render
 from monitor.reports.params import ReportParamError, parse_format, report_query
 
 PARAMETERS = ("from", "to", "site", "standard", "group_by", "format")
@@ -24,12 +23,12 @@ def compliance_report():
         fmt = parse_format(request.args.get("format"))
         query = report_query(request.args.get("from"), request.args.get("to"), request.args.getlist("site"),
                              request.args.getlist("standard"), request.args.getlist("group_by"))
-        document = build_report(rt.db, rt.registry.current, query, site_namer(rt.config), daily=fmt == "pdf")
+        document = build_report(rt.db, rt.registry.current, query, site_namer(rt.config), daily=fmt.daily)
     except ReportParamError as exc:
         raise ApiError(400, "bad_request", exc.message, {"parameter": exc.param}) from None
-    disposition = "inline" if fmt == "json" else "attachment"
-    return Response(render(document, fmt), mimetype=None, headers={
-        "Content-Type": MEDIA_TYPES[fmt],
-        "Content-Disposition": f'{disposition}; filename="{filename(document, fmt)}"',
+    disposition = "inline" if fmt.inline else "attachment"
+    return Response(fmt.render(document), mimetype=None, headers={
+        "Content-Type": fmt.media_type,
+        "Content-Disposition": f'{disposition}; filename="{fmt.filename(document)}"',
         "Cache-Control": "no-store",
     })

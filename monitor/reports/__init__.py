@@ -1,1 +1,1 @@
-"""Compliance reports: aggregation in the database, exports to JSON, CSV, XLSX and PDF."""
+"""Compliance reports: the document, its formats and group keys (one registry each), SQL aggregation, renderers."""

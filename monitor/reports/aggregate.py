@@ -1,13 +1,6 @@
 """Compliance aggregation in SQL: one GROUP BY over the clocks table, on SQLite and PostgreSQL.
 
-Group keys come from ``start_local`` (the start in the clock's own site timezone), so a day or a
-week is the site's day or week:
-
-* ``day`` ``2026-11-25``, ``month`` ``2026-11``, ``hour`` the hour of the local day (0–23; with
-  ``day`` too it becomes a time series);
-* ``week`` the ISO 8601 week, labelled ``2026-W48`` (weeks start on Monday; the ISO year is the
-  year of the week's Thursday, so 2027-01-01 lies in ``2026-W53``);
-* ``site``, ``staff`` (the start event's staff; null when the event named nobody).
+Group keys and their SQL are in :mod:`monitor.reports.groups`.
 
 A clock with ``data_gap`` is counted in ``data_gap`` only: not in met/missed/breached/cancelled,
 not in compliance and not in the durations. Durations are over the stopped clocks (``met`` and
@@ -23,32 +16,20 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import (
-    Date,
-    Float,
-    Integer,
-    String,
-    and_,
-    case,
-    cast,
-    func,
-    literal,
-    literal_column,
-    select,
-)
+from sqlalchemy import Float, String, and_, case, cast, func, literal, literal_column, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from monitor.core.smart import nearest_rank
+from monitor.reports.document import COUNT_FIELDS, DURATION_FIELDS, Counts, Durations
+from monitor.reports.groups import GROUP_KEYS
 from monitor.reports.params import Bound, ReportQuery
 from monitor.store.models import ClockRow
 
 PERCENTILES = {"p50_s": 0.5, "p90_s": 0.9, "p95_s": 0.95}
-DURATION_FIGURES = ("mean_s", *PERCENTILES, "max_s")
-COUNTED = ("met", "missed", "breached", "cancelled", "data_gap")
 # Local midnight lies between UTC−12 and UTC+14: widen a date bound by that much on start_at so
 # the (standard_id, start_at) index still narrows the scan before start_local decides.
 _AHEAD, _BEHIND = timedelta(hours=14), timedelta(hours=12)
@@ -56,77 +37,21 @@ _STOPPED = ("met", "missed")
 
 
 @dataclass(frozen=True)
-class Counts:
-    met: int = 0
-    missed: int = 0
-    breached: int = 0
-    cancelled: int = 0
-    data_gap: int = 0
-
-    @property
-    def decided(self) -> int:
-        return self.met + self.missed + self.breached
-
-    @property
-    def compliance(self) -> float | None:
-        return self.met / self.decided if self.decided else None
-
-
-@dataclass(frozen=True)
 class GroupStats:
     standard: str
     keys: dict[str, Any]
     counts: Counts
-    mean_s: float | None = None
-    p50_s: float | None = None
-    p90_s: float | None = None
-    p95_s: float | None = None
-    max_s: float | None = None
+    durations: Durations = Durations()
     versions: tuple[int, ...] = ()  # filled with ``with_sets``
     sites: tuple[str, ...] = ()
 
 
-# -- expressions ---------------------------------------------------------------------------
-def _local_date(dialect: str) -> ColumnElement:
-    text_date = func.substr(ClockRow.start_local, 1, 10)
-    return cast(text_date, Date) if dialect == "postgresql" else text_date
+def _expressions(keys: Sequence[str], dialect: str) -> dict[str, ColumnElement]:
+    return {key: GROUP_KEYS[key].expression(dialect) for key in keys}
 
 
-def _iso_week(dialect: str) -> ColumnElement:
-    if dialect == "postgresql":
-        return func.to_char(_local_date(dialect), literal_column("'IYYY-\"W\"IW'"))
-    # SQLite: group on the ISO week's Thursday (the next-or-same Sunday, three days back), one
-    # date() per clock; week_label() turns it into 2026-W48 once per group, not once per clock.
-    return func.date(func.substr(ClockRow.start_local, 1, 10), "weekday 0", "-3 days")
-
-
-def _week_label_sqlite(thursday: ColumnElement) -> ColumnElement:
-    # The Thursday's year is the ISO year, and (its day of the year − 1) // 7 + 1 the ISO week.
-    number = (cast(func.strftime("%j", thursday), Integer) - 1) // 7 + 1
-    return func.printf("%s-W%02d", func.strftime("%Y", thursday), number)
-
-
-def key_label(key: str, grouped: ColumnElement, dialect: str) -> ColumnElement:
-    """What a grouped key column reads as in the answer."""
-    if key == "week" and dialect != "postgresql":
-        return _week_label_sqlite(grouped)
-    return grouped
-
-
-def key_expression(key: str, dialect: str) -> ColumnElement:
-    if key == "site":
-        return ClockRow.site
-    if key == "staff":
-        return ClockRow.staff
-    if key == "day":
-        return func.substr(ClockRow.start_local, 1, 10)
-    if key == "month":
-        return func.substr(ClockRow.start_local, 1, 7)
-    if key == "hour":
-        return cast(func.substr(ClockRow.start_local, 12, 2), Integer)
-    if key == "week":
-        return _iso_week(dialect)
-    raise ValueError(f"unknown group key {key!r}")
+def _answers(source, keys: Sequence[str], dialect: str) -> list[ColumnElement]:
+    return [GROUP_KEYS[key].answered(source.c[f"k_{key}"], dialect) for key in keys]
 
 
 def _lower(bound: Bound) -> list[ColumnElement]:
@@ -194,7 +119,7 @@ def report_stats(session: Session, query: ReportQuery) -> tuple[list[GroupStats]
 
 
 def _grouped(session: Session, query: ReportQuery, keys: Sequence[str], with_sets: bool = False,
-             durations: Mapping[tuple, dict[str, float | None]] | None = None) -> list[GroupStats]:
+             durations: Mapping[tuple, Durations] | None = None) -> list[GroupStats]:
     """Counts and duration figures per standard × group.
 
     ``with_sets`` adds each group's distinct standard versions and sites (for a report's title page).
@@ -203,17 +128,17 @@ def _grouped(session: Session, query: ReportQuery, keys: Sequence[str], with_set
     """
     dialect = session.get_bind().dialect.name
     postgresql = dialect == "postgresql"
-    source = _classified(dialect, {k: key_expression(k, dialect) for k in keys}, clock_filter(query))
+    source = _classified(dialect, _expressions(keys, dialect), clock_filter(query))
     figures = []
     if postgresql:
         figures = [func.avg(source.c.d).label("mean_s"), func.max(source.c.d).label("max_s"),
                    *[func.percentile_disc(literal_column(repr(p))).within_group(source.c.d).label(name)
                      for name, p in PERCENTILES.items()]]
     group = [source.c.standard, *[source.c[f"k_{k}"] for k in keys]]
-    labels = [key_label(k, source.c[f"k_{k}"], dialect).label(f"k_{k}") for k in keys]
+    labels = [answer.label(f"k_{k}") for k, answer in zip(keys, _answers(source, keys, dialect))]
     statement = select(
         source.c.standard, *labels,
-        *[_count(source.c.kind, kind).label(kind) for kind in COUNTED],
+        *[_count(source.c.kind, kind).label(kind) for kind in COUNT_FIELDS],
         *figures,
         *([_distinct_list(source.c.version, dialect).label("versions"),
            _distinct_list(source.c.site, dialect).label("sites")] if with_sets and not postgresql else []),
@@ -221,27 +146,28 @@ def _grouped(session: Session, query: ReportQuery, keys: Sequence[str], with_set
     sets = _version_and_site_sets(session, source, group, labels) if with_sets and postgresql else {}
     out = []
     for row in session.connection().execute(statement).mappings():
-        counts = Counts(*(int(row[k]) for k in COUNTED))
+        counts = Counts(*(int(row[k]) for k in COUNT_FIELDS))
         group_keys = {k: row[f"k_{k}"] for k in keys}
         identity = (row["standard"], *group_keys.values())
         if postgresql:
-            stats = {name: _seconds(row[name], 3 if name == "mean_s" else None) for name in DURATION_FIGURES}
+            figures_of = Durations(**{name: _seconds(row[name], 3 if name == "mean_s" else None)
+                                      for name in DURATION_FIELDS})
         else:
-            stats = durations.get(identity, {})
+            figures_of = durations.get(identity, Durations())
         versions, sites = ((), ())
         if with_sets:
             versions, sites = sets[identity] if postgresql else _split_sets(row)
-        out.append(GroupStats(row["standard"], group_keys, counts, **stats, versions=versions, sites=sites))
+        out.append(GroupStats(row["standard"], group_keys, counts, figures_of, versions=versions, sites=sites))
     return out
 
 
-def _totals_of(rows: list[GroupStats], durations: Mapping[tuple, dict[str, float | None]]) -> list[GroupStats]:
+def _totals_of(rows: list[GroupStats], durations: Mapping[tuple, Durations]) -> list[GroupStats]:
     """Per standard: the sums of its groups' counts, the union of their sets, its own duration figures."""
     by_standard: dict[str, list[GroupStats]] = {}
     for row in rows:
         by_standard.setdefault(row.standard, []).append(row)
-    return [GroupStats(standard, {}, Counts(*(sum(getattr(r.counts, name) for r in own) for name in COUNTED)),
-                       **durations.get((standard,), {}),
+    return [GroupStats(standard, {}, Counts(*(sum(getattr(r.counts, name) for r in own) for name in COUNT_FIELDS)),
+                       durations.get((standard,), Durations()),
                        versions=tuple(sorted({v for r in own for v in r.versions})),
                        sites=tuple(sorted({s for r in own for s in r.sites})))
             for standard, own in by_standard.items()]
@@ -273,8 +199,8 @@ def _sqlite_durations(session: Session, query: ReportQuery, keys: tuple[str, ...
     SQLite has no ordered-set aggregate; ranking inside SQL (ROW_NUMBER over each group) took four
     times as long at a million clocks as streaming the durations out and sorting them per group.
     """
-    source = _classified("sqlite", {k: key_expression(k, "sqlite") for k in keys}, clock_filter(query))
-    labels = [key_label(k, source.c[f"k_{k}"], "sqlite") for k in keys]
+    source = _classified("sqlite", _expressions(keys, "sqlite"), clock_filter(query))
+    labels = _answers(source, keys, "sqlite")
     groups: dict[tuple, list[float]] = defaultdict(list)
     standards: dict[tuple, list[float]] = defaultdict(list)
     for standard, *group, duration in session.connection().execute(
@@ -286,11 +212,11 @@ def _sqlite_durations(session: Session, query: ReportQuery, keys: tuple[str, ...
     return by_group, ({group: _figures(values) for group, values in standards.items()} if keys else by_group)
 
 
-def _figures(durations: list[float]) -> dict[str, float | None]:
+def _figures(durations: list[float]) -> Durations:
     durations.sort()
-    return {"mean_s": _seconds(math.fsum(durations) / len(durations), 3),
-            **{name: nearest_rank(durations, share) for name, share in PERCENTILES.items()},
-            "max_s": float(durations[-1])}
+    return Durations(mean_s=_seconds(math.fsum(durations) / len(durations), 3),
+                     **{name: nearest_rank(durations, share) for name, share in PERCENTILES.items()},
+                     max_s=float(durations[-1]))
 
 
 def _seconds(value: Any, digits: int | None = None) -> float | None:
@@ -300,26 +226,26 @@ def _seconds(value: Any, digits: int | None = None) -> float | None:
 
 
 def period_counts(session: Session, query: ReportQuery, per: Mapping[str, str]) -> list[tuple[str, str, Counts]]:
-    """Counts per standard and goal period, each standard by its own ``goal.per`` (day, week or month)."""
+    """Counts per standard and goal period, each standard by its own ``goal.per`` (a group key: day, week or month)."""
     if not per:
         return []
     dialect = session.get_bind().dialect.name
-    period = case({standard: key_expression(p, dialect) for standard, p in per.items()},
+    period = case({standard: GROUP_KEYS[p].expression(dialect) for standard, p in per.items()},
                   value=ClockRow.standard_id, else_=None)
     inner = _classified(dialect, {"period": period}, clock_filter(query, list(per)))
     group = [inner.c.standard, inner.c.k_period]
-    weekly = [standard for standard, p in per.items() if p == "week"]
-    label = case((inner.c.standard.in_(weekly), key_label("week", inner.c.k_period, dialect)),
-                 else_=inner.c.k_period) if weekly else inner.c.k_period
+    # Only keys whose answer differs from the grouped value (the week on SQLite) need a CASE per standard.
+    answered = [(GROUP_KEYS[p], [s for s, q in per.items() if q == p]) for p in dict.fromkeys(per.values())
+                if GROUP_KEYS[p].answer is not None]
+    label = case(*[(inner.c.standard.in_(standards), key.answered(inner.c.k_period, dialect))
+                   for key, standards in answered], else_=inner.c.k_period) if answered else inner.c.k_period
     statement = select(inner.c.standard, label.label("k_period"),
-                       *[_count(inner.c.kind, kind).label(kind) for kind in COUNTED]).group_by(*group).order_by(*group)
-    return [(row["standard"], row["k_period"], Counts(*(int(row[k]) for k in COUNTED)))
+                       *[_count(inner.c.kind, kind).label(kind) for kind in COUNT_FIELDS]
+                       ).group_by(*group).order_by(*group)
+    return [(row["standard"], row["k_period"], Counts(*(int(row[k]) for k in COUNT_FIELDS)))
             for row in session.connection().execute(statement).mappings()]
 
 
 def standard_has_clocks(session: Session, standard: str) -> bool:
     return session.scalar(select(ClockRow.id).where(ClockRow.standard_id == standard).limit(1)) is not None
 
-
-def today_utc() -> date:
-    return datetime.now(timezone.utc).date()

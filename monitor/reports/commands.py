@@ -10,18 +10,15 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from monitor.config import Config, ConfigError
-from monitor.reports.params import (
-    FORMATS,
-    ReportParamError,
-    format_bound,
-    parse_format,
-    report_query,
-)
+from monitor.reports.formats import FORMATS, format_of_extension
+from monitor.reports.groups import GROUP_KEYS
+from monitor.reports.params import ReportParamError, format_bound, parse_format, report_query
 
 
 class CommandFailed(click.ClickException):
@@ -48,6 +45,31 @@ def _no_schema(exc: Exception) -> CommandFailed:
                          "is MONITOR_DATABASE_URL right, and has `python -m monitor db upgrade` run?")
 
 
+class RegisteredChoice(click.Choice):
+    """The names in a registry as it is when the option is shown or checked, not when this module was
+    imported, so a format registered later is offered too."""
+
+    def __init__(self, registry: dict[str, Any]) -> None:
+        self.registry = registry
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        return tuple(self.registry)
+
+
+class LiveHelpOption(click.Option):
+    """An option whose help text is written when shown (from the registries as they are then)."""
+
+    def __init__(self, *args: Any, describe: Callable[[], str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.describe = describe
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = self.describe()
+        return super().get_help_record(ctx)
+
+
 @click.command(help="Compliance report per standard over clocks whose start lies in [FROM, TO). Dates are "
                     "midnight in each site's own timezone; RFC 3339 timestamps are instants. Default: the last "
                     "28 days.")
@@ -55,27 +77,25 @@ def _no_schema(exc: Exception) -> CommandFailed:
 @click.option("--to", "end", metavar="DATE|TIMESTAMP", help="Day or instant the report stops before (exclusive).")
 @click.option("--site", "sites", multiple=True, help="Only these sites (repeatable or comma-separated).")
 @click.option("--standard", "standards", multiple=True, help="Only these standards (repeatable or comma-separated).")
-@click.option("--group-by", default="", metavar="KEYS",
-              help="Comma-separated: site, day, week, month, hour, staff (day/week/hour are site-local).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+@click.option("--group-by", default="", metavar="KEYS", cls=LiveHelpOption,
+              describe=lambda: f"Comma-separated: {', '.join(GROUP_KEYS)} (calendar keys are site-local).")
+@click.option("--format", "fmt", type=RegisteredChoice(FORMATS), default=None,
               help="Output format; default taken from the -o file's extension, else json.")
 @click.option("-o", "--output", default="-", type=click.Path(dir_okay=False, allow_dash=True),
               help="File to write (default: standard output).")
 def report(start, end, sites, standards, group_by, fmt, output) -> None:
     from monitor.registry import Registry
     from monitor.reports.compliance import build_report, site_namer
-    from monitor.reports.exports import render
 
-    suffix = Path(output).suffix.lstrip(".").lower() if output != "-" else ""
-    fmt = fmt or (suffix if suffix in FORMATS else "json")
+    by_extension = format_of_extension(Path(output).suffix.lstrip(".")) if output != "-" else None
     try:
-        parse_format(fmt)
+        chosen = parse_format(fmt or (by_extension.name if by_extension else None))
         query = report_query(start, end, sites, standards, group_by)
     except ReportParamError as exc:
         option = {"from": "--from", "to": "--to", "group_by": "--group-by"}.get(exc.param, f"--{exc.param}")
         raise click.BadParameter(exc.message, param_hint=option) from None
-    if output == "-" and fmt in ("xlsx", "pdf") and sys.stdout.isatty():
-        raise click.UsageError(f"{fmt} is binary: give -o FILE (or redirect standard output)")
+    if output == "-" and chosen.binary and sys.stdout.isatty():
+        raise click.UsageError(f"{chosen.name} is binary: give -o FILE (or redirect standard output)")
     config = _load_config()
     database = _database(config)
     started = time.monotonic()
@@ -84,28 +104,29 @@ def report(start, end, sites, standards, group_by, fmt, output) -> None:
     try:
         registry = Registry(database, config.get("standards.dir"))
         registry.reload()
-        document = build_report(database, registry.current, query, site_namer(config), daily=fmt == "pdf")
+        document = build_report(database, registry.current, query, site_namer(config), daily=chosen.daily)
     except ReportParamError as exc:
         raise click.BadParameter(exc.message, param_hint=f"--{exc.param}") from None
     except (OperationalError, ProgrammingError) as exc:
         raise _no_schema(exc) from None
     finally:
         database.dispose()
-    payload = render(document, fmt)
+    payload = chosen.render(document)
     if output == "-":
-        sys.stdout.buffer.write(payload + (b"\n" if fmt == "json" else b""))
+        # text ends with a newline (JSON has none of its own); binary goes out as it is
+        sys.stdout.buffer.write(payload + (b"\n" if not chosen.binary and not payload.endswith(b"\n") else b""))
         sys.stdout.buffer.flush()
         where = "standard output"
     else:
         Path(output).write_bytes(payload)
         where = output
-    clocks = sum(e["total"][k] for e in document["standards"] for k in ("met", "missed", "breached", "cancelled",
-                                                                          "data_gap"))
-    count = len(document["standards"])
+    clocks = sum(entry.total.counts.clocks for entry in document.standards)
+    count = len(document.standards)
     click.echo(f"{count} standard{'s' if count != 1 else ''}, {clocks} judged clocks, sites "
-               f"{', '.join(s['id'] for s in document['sites']) or 'none'}; audit-chain head "
-               f"{document['chain_head']}", err=True)
-    click.echo(f"wrote {fmt} ({len(payload):,} bytes) to {where} in {time.monotonic() - started:.2f}s", err=True)
+               f"{', '.join(s.id for s in document.sites) or 'none'}; audit-chain head "
+               f"{document.chain_head}", err=True)
+    click.echo(f"wrote {chosen.name} ({len(payload):,} bytes) to {where} in {time.monotonic() - started:.2f}s",
+               err=True)
 
 
 def _safe_url(url: str) -> str:

@@ -18,11 +18,11 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterable, Union
 
 from monitor.core.clocks import EARLIEST, LATEST, in_range
+from monitor.reports.formats import FORMATS, ReportFormat
+from monitor.reports.groups import GROUP_KEYS
 
 Bound = Union[date, datetime]  # a datetime is always aware; a date is site-local midnight
 
-GROUP_KEYS = ("site", "day", "week", "month", "hour", "staff")
-FORMATS = ("json", "csv", "xlsx", "pdf")
 DEFAULT_DAYS = 28
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -100,9 +100,9 @@ def parse_group_by(text: str | Iterable[str] | None) -> tuple[str, ...]:
     return keys
 
 
-def parse_format(text: str | None, default: str = "json") -> str:
-    fmt = (text or default).strip().lower()
-    if fmt not in FORMATS:
+def parse_format(text: str | None, default: str = "json") -> ReportFormat:
+    fmt = FORMATS.get((text or default).strip().lower())
+    if fmt is None:
         raise ReportParamError("format", f"format must be one of {', '.join(FORMATS)}, not {text!r}")
     return fmt
 

@@ -25,14 +25,16 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from monitor.reports.exports import (
-    COUNT_FIELDS,
+from monitor.reports.document import COUNT_FIELDS, ComplianceReport, StandardReport
+from monitor.reports.groups import GROUP_KEYS
+from monitor.reports.wording import (
     DEFINITIONS,
+    NOTHING,
     cell_text,
     goal_text,
     percent,
     periods_text,
-    table_columns,
+    standard_name,
     versions_text,
 )
 
@@ -40,8 +42,7 @@ PAGE = landscape(A4)
 CJK_FONT = "STSong-Light"  # a standard CID font: Chinese site and standard names without embedding a font
 _MAX_CHART_DAYS = 400
 _TABLE_SLICE = 250
-_KEY_WIDTHS = {"site": 24 * mm, "staff": 28 * mm, "day": 20 * mm, "week": 17 * mm, "month": 15 * mm, "hour": 12 * mm,
-               "goal_met": 15 * mm, "compliance": 18 * mm}
+_FIGURE_WIDTHS = {"goal_met": 15 * mm, "compliance": 18 * mm}
 _STYLES = getSampleStyleSheet()
 _BODY = ParagraphStyle("body", parent=_STYLES["BodyText"], fontSize=9.5, leading=12)
 _SMALL = ParagraphStyle("small", parent=_BODY, fontSize=8, leading=10)
@@ -99,16 +100,20 @@ def _cell(value: str) -> str | Paragraph:
     return value if all(_helvetica_has(char) for char in value) else _p(value, _CELL)
 
 
-def to_pdf(document: dict[str, Any]) -> bytes:
+def _width(column: str) -> float:
+    return GROUP_KEYS[column].width_mm * mm if column in GROUP_KEYS else _FIGURE_WIDTHS.get(column, 17 * mm)
+
+
+def to_pdf(document: ComplianceReport) -> bytes:
     _font_ready()
     out = io.BytesIO()
     doc = SimpleDocTemplate(out, pagesize=PAGE, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
-                            bottomMargin=15 * mm, title=f"Compliance report {document['from']} to {document['to']}",
-                            author="smartmon", subject=f"audit chain head {document['chain_head']}")
+                            bottomMargin=15 * mm, title=f"Compliance report {document.start} to {document.end}",
+                            author="smartmon", subject=f"audit chain head {document.chain_head}")
     story = _title_page(document)
-    for entry in document["standards"]:
+    for entry in document.standards:
         story += [PageBreak(), *_standard_section(entry, document)]
-    footer = f"smartmon compliance report · {document['from']} to {document['to']} · chain head {document['chain_head'][:16]}…"
+    footer = f"smartmon compliance report · {document.start} to {document.end} · chain head {document.chain_head[:16]}…"
 
     def decorate(canvas, doc_template) -> None:
         canvas.saveState()
@@ -122,18 +127,17 @@ def to_pdf(document: dict[str, Any]) -> bytes:
     return out.getvalue()
 
 
-def _title_page(document: dict[str, Any]) -> list:
-    sites = document["sites"]
-    site_lines = [f"{s['id']} — {s['name']} ({s['timezone']})" for s in sites] or ["no clocks started in the period"]
+def _title_page(document: ComplianceReport) -> list:
+    site_lines = [f"{s.id} — {s.name} ({s.timezone})" for s in document.sites] or ["no clocks started in the period"]
     story: list = [
         _p("Service-standard compliance report", _STYLES["Title"]),
-        _p(f"Period: {document['from']} to {document['to']} (start in [from, to))", _STYLES["Heading2"]),
+        _p(f"Period: {document.start} to {document.end} (start in [from, to))", _STYLES["Heading2"]),
         _p("Sites: " + "; ".join(site_lines)),
-        _p("Grouped by: " + (", ".join(document["group_by"]) or "nothing (one row per standard)")),
-        _p(f"Generated at {document['generated_at']}"),
+        _p("Grouped by: " + (", ".join(document.group_by) or "nothing (one row per standard)")),
+        _p(f"Generated at {document.generated_at}"),
         Spacer(1, 4 * mm),
         _p("Audit-chain head this report was built from:", _STYLES["Heading3"]),
-        Paragraph(document["chain_head"], _HASH),
+        Paragraph(document.chain_head, _HASH),
         _p("Check it any time with `python -m monitor audit verify` or GET /api/v1/audit/verify: a head "
            "that differs later means records were appended since; a broken chain means records were altered.",
            _SMALL),
@@ -143,57 +147,57 @@ def _title_page(document: dict[str, Any]) -> list:
     header = ["standard", "name", "file", "version in force", "versions in the clocks", "goal",
               "compliance (whole period)", "goal periods met"]
     rows = [[_p(h, _CELL) for h in header]]
-    for entry in document["standards"]:
-        rows.append([_p(entry["standard"], _CELL), _p(entry["name"] or "no longer in force", _CELL),
-                     _p(entry["file"] or "–", _CELL), _p(entry["version_in_force"] or "–", _CELL),
+    for entry in document.standards:
+        rows.append([_p(entry.standard, _CELL), _p(standard_name(entry), _CELL),
+                     _p(entry.file or NOTHING, _CELL), _p(entry.version_in_force or NOTHING, _CELL),
                      _p(versions_text(entry), _CELL), _p(goal_text(entry), _CELL),
-                     _p(percent(entry["total"]["compliance"]), _CELL), _p(periods_text(entry), _CELL)])
+                     _p(percent(entry.total.counts.compliance), _CELL), _p(periods_text(entry), _CELL)])
     widths = [45 * mm, 60 * mm, 30 * mm, 20 * mm, 25 * mm, 25 * mm, 25 * mm, 22 * mm]
     story += [Table(rows, colWidths=widths, repeatRows=1, style=_TABLE_STYLE), Spacer(1, 4 * mm),
               _p(DEFINITIONS, _SMALL)]
     return story
 
 
-def _standard_section(entry: dict[str, Any], document: dict[str, Any]) -> list:
-    total = entry["total"]
-    counts = ", ".join(f"{_HEADERS[f]} {total[f]}" for f in COUNT_FIELDS)
+def _standard_section(entry: StandardReport, document: ComplianceReport) -> list:
+    total = entry.total
+    counts = ", ".join(f"{_HEADERS[f]} {total.value(f)}" for f in COUNT_FIELDS)
     story: list = [
-        _p(f"{entry['standard']} — {entry['name'] or 'no longer in force'}", _STYLES["Heading2"]),
-        _p(f"Goal {goal_text(entry)} · version in force {entry['version_in_force'] or '–'} · versions in the "
-           f"clocks {versions_text(entry)} · whole period: {counts}, compliance {percent(total['compliance'])}"),
+        _p(f"{entry.standard} — {standard_name(entry)}", _STYLES["Heading2"]),
+        _p(f"Goal {goal_text(entry)} · version in force {entry.version_in_force or NOTHING} · versions in the "
+           f"clocks {versions_text(entry)} · whole period: {counts}, compliance {percent(total.counts.compliance)}"),
         Spacer(1, 3 * mm),
     ]
-    columns = table_columns(document)
+    columns = document.columns
     header = [_HEADERS.get(c, c) for c in columns]
-    body = [[_cell(cell_text(c, row.get(c))) for c in columns] for row in entry["rows"]]
+    body = [[_cell(cell_text(c, row.value(c))) for c in columns] for row in entry.rows]
     if not body:
         story.append(_p("No clocks started in the period."))
     # Fixed widths spare measuring every cell; long tables go in slices, which reportlab splits
     # across pages far faster than one huge table.
-    widths = [_KEY_WIDTHS.get(c, 17 * mm) for c in columns]
+    widths = [_width(c) for c in columns]
     style = TableStyle(_TABLE_STYLE.getCommands())
-    if document["group_by"]:
-        style.add("ALIGN", (0, 1), (len(document["group_by"]) - 1, -1), "LEFT")
+    if document.group_by:
+        style.add("ALIGN", (0, 1), (len(document.group_by) - 1, -1), "LEFT")
     for first in range(0, len(body), _TABLE_SLICE):
         story.append(Table([header, *body[first:first + _TABLE_SLICE]], colWidths=widths, repeatRows=1,
                            style=style, hAlign="LEFT"))
     story.append(Spacer(1, 4 * mm))
     story.append(KeepTogether([_p("Compliance by day (site-local days)", _STYLES["Heading3"]), _chart(entry)]))
-    if entry["periods"]:
+    if entry.periods:
         period_rows = [["period", *[_HEADERS[f] for f in COUNT_FIELDS], "compliance", "goal met"]]
-        period_rows += [[p["period"], *[str(p[f]) for f in COUNT_FIELDS], percent(p["compliance"]),
-                         cell_text("goal_met", p["goal_met"])] for p in entry["periods"]]
+        period_rows += [[p.period, *[str(p.value(f)) for f in COUNT_FIELDS], percent(p.counts.compliance),
+                         cell_text("goal_met", p.goal_met)] for p in entry.periods]
         period_style = TableStyle(_TABLE_STYLE.getCommands())
         period_style.add("ALIGN", (0, 1), (0, -1), "LEFT")
-        story += [Spacer(1, 3 * mm), _p(f"Goal per {entry['goal_per']}: {periods_text(entry)} periods met",
+        story += [Spacer(1, 3 * mm), _p(f"Goal per {entry.goal_per}: {periods_text(entry)} periods met",
                                           _STYLES["Heading3"]),
                   Table(period_rows, repeatRows=1, style=period_style, hAlign="LEFT")]
     return story
 
 
-def _series(entry: dict[str, Any]) -> tuple[list[str], list[float | None]]:
+def _series(entry: StandardReport) -> tuple[list[str], list[float | None]]:
     """Every day from the first to the last with clocks, so gaps show as gaps, not as neighbours."""
-    found = {d["period"]: d["compliance"] for d in entry.get("daily", [])}
+    found = {d.period: d.counts.compliance for d in entry.daily or ()}
     if not found:
         return [], []
     first, last = date.fromisoformat(min(found)), date.fromisoformat(max(found))
@@ -204,7 +208,7 @@ def _series(entry: dict[str, Any]) -> tuple[list[str], list[float | None]]:
     return days, [None if found.get(d) is None else found[d] * 100 for d in days]
 
 
-def _chart(entry: dict[str, Any]) -> Drawing:
+def _chart(entry: StandardReport) -> Drawing:
     width, height = PAGE[0] - 30 * mm, 62 * mm
     drawing = Drawing(width, height)
     days, values = _series(entry)
@@ -236,10 +240,10 @@ def _chart(entry: dict[str, Any]) -> Drawing:
         drawing.add(String(chart.x, height - 6, "grey: no decided clocks that day", fontName="Helvetica", fontSize=7,
                            fillColor=colors.grey))
     drawing.add(chart)
-    if entry["goal_ratio"] is not None:
-        y = chart.y + chart.height * entry["goal_ratio"]
+    if entry.goal_ratio is not None:
+        y = chart.y + chart.height * entry.goal_ratio
         drawing.add(Line(chart.x, y, chart.x + chart.width, y, strokeColor=colors.HexColor("#E45756"),
                          strokeWidth=1, strokeDashArray=[4, 2]))
-        drawing.add(String(chart.x + chart.width - 2, y + 2, f"goal {percent(entry['goal_ratio'])}",
+        drawing.add(String(chart.x + chart.width - 2, y + 2, f"goal {percent(entry.goal_ratio)}",
                            fontName="Helvetica", fontSize=7, fillColor=colors.HexColor("#E45756"), textAnchor="end"))
     return drawing

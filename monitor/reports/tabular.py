@@ -10,15 +10,17 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from monitor.reports.exports import (
+from monitor.reports.document import (
     COUNT_FIELDS,
-    DEFINITIONS,
     DURATION_FIELDS,
-    goal_text,
-    periods_text,
-    table_columns,
-    versions_text,
+    PERIOD_FIELDS,
+    ComplianceReport,
+    Period,
+    Row,
+    StandardReport,
 )
+from monitor.reports.groups import GROUP_KEYS
+from monitor.reports.wording import DEFINITIONS, goal_text, periods_text, standard_name, versions_text
 
 CSV_LEAD = ("standard", "versions", "goal_ratio")
 
@@ -31,16 +33,16 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
-def to_csv(document: dict[str, Any]) -> str:
+def to_csv(document: ComplianceReport) -> str:
     """Plain numbers (compliance 0..1, seconds), empty for null, versions joined by ``;``."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    columns = table_columns(document)
+    columns = document.columns
     writer.writerow([*CSV_LEAD, *columns])
-    for entry in document["standards"]:
-        lead = [entry["standard"], ";".join(str(v) for v in entry["versions"]), _csv_value(entry["goal_ratio"])]
-        for row in entry["rows"]:
-            writer.writerow([*lead, *(_csv_value(row.get(c)) for c in columns)])
+    for entry in document.standards:
+        lead = [entry.standard, ";".join(str(v) for v in entry.versions), _csv_value(entry.goal_ratio)]
+        for row in entry.rows:
+            writer.writerow([*lead, *(_csv_value(row.value(c)) for c in columns)])
     return out.getvalue()
 
 
@@ -51,9 +53,11 @@ _HEADER_FILL = PatternFill("solid", fgColor="DDE5F0")
 _FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _HEADERS = {"met": "Met", "missed": "Missed", "breached": "Breached (open)", "cancelled": "Cancelled",
             "data_gap": "Data gap", "compliance": "Compliance", "mean_s": "Mean (s)", "p50_s": "p50 (s)",
-            "p90_s": "p90 (s)", "p95_s": "p95 (s)", "max_s": "Max (s)", "goal_met": "Goal met",
-            "site": "Site", "day": "Day", "week": "Week", "month": "Month", "hour": "Hour", "staff": "Staff",
-            "period": "Period"}
+            "p90_s": "p90 (s)", "p95_s": "p95 (s)", "max_s": "Max (s)", "goal_met": "Goal met", "period": "Period"}
+
+
+def _header(column: str) -> str:
+    return GROUP_KEYS[column].label if column in GROUP_KEYS else _HEADERS.get(column, column)
 
 
 def sheet_title(name: str, taken: set[str]) -> str:
@@ -80,14 +84,14 @@ def _number_format(field: str) -> str | None:
     return None
 
 
-def _write_table(sheet, top: int, columns: list[str], rows: list[dict[str, Any]]) -> int:
+def _write_table(sheet, top: int, columns: list[str], rows: tuple[Row, ...] | tuple[Period, ...]) -> int:
     for index, column in enumerate(columns, start=1):
-        cell = sheet.cell(row=top, column=index, value=_HEADERS.get(column, column))
+        cell = sheet.cell(row=top, column=index, value=_header(column))
         cell.font, cell.fill = _BOLD, _HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for offset, row in enumerate(rows, start=1):
         for index, column in enumerate(columns, start=1):
-            cell = sheet.cell(row=top + offset, column=index, value=row.get(column))
+            cell = sheet.cell(row=top + offset, column=index, value=row.value(column))
             fmt = _number_format(column)
             if fmt:
                 cell.number_format = fmt
@@ -99,17 +103,17 @@ def _widths(sheet, widths: dict[int, int]) -> None:
         sheet.column_dimensions[get_column_letter(index)].width = width
 
 
-def to_xlsx(document: dict[str, Any]) -> bytes:
+def to_xlsx(document: ComplianceReport) -> bytes:
     book = Workbook()
     summary = book.active
     summary.title = "Summary"
     taken = {"summary"}
     summary["A1"] = "Service-standard compliance report"
     summary["A1"].font = _TITLE
-    sites = ", ".join(f"{s['id']} ({s['name']}, {s['timezone']})" for s in document["sites"]) or "none"
-    facts = [("From", document["from"]), ("To (exclusive)", document["to"]),
-             ("Group by", ", ".join(document["group_by"]) or "none"), ("Sites", sites),
-             ("Audit chain head", document["chain_head"]), ("Generated at", document["generated_at"]),
+    sites = ", ".join(f"{s.id} ({s.name}, {s.timezone})" for s in document.sites) or "none"
+    facts = [("From", document.start), ("To (exclusive)", document.end),
+             ("Group by", ", ".join(document.group_by) or "none"), ("Sites", sites),
+             ("Audit chain head", document.chain_head), ("Generated at", document.generated_at),
              ("Definitions", DEFINITIONS)]
     for offset, (label, value) in enumerate(facts, start=3):
         summary.cell(row=offset, column=1, value=label).font = _BOLD
@@ -124,10 +128,10 @@ def to_xlsx(document: dict[str, Any]) -> bytes:
         cell = summary.cell(row=top, column=index, value=headers[column])
         cell.font, cell.fill = _BOLD, _HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for offset, entry in enumerate(document["standards"], start=1):
-        title = sheet_title(entry["standard"], taken)
-        values = {"standard": entry["standard"], "name": entry["name"], "version_in_force": entry["version_in_force"],
-                  "versions": versions_text(entry), "goal": goal_text(entry), **entry["total"],
+    for offset, entry in enumerate(document.standards, start=1):
+        title = sheet_title(entry.standard, taken)
+        values = {"standard": entry.standard, "name": entry.name, "version_in_force": entry.version_in_force,
+                  "versions": versions_text(entry), "goal": goal_text(entry), **entry.total.to_json(),
                   "periods_goal_met": periods_text(entry), "sheet": title}
         for index, column in enumerate(columns, start=1):
             cell = summary.cell(row=top + offset, column=index, value=values.get(column))
@@ -142,24 +146,24 @@ def to_xlsx(document: dict[str, Any]) -> bytes:
     return out.getvalue()
 
 
-def _standard_sheet(sheet, entry: dict[str, Any], document: dict[str, Any]) -> None:
-    sheet["A1"] = f"{entry['standard']} — {entry['name'] or 'no longer in force'}"
+def _standard_sheet(sheet, entry: StandardReport, document: ComplianceReport) -> None:
+    sheet["A1"] = f"{entry.standard} — {standard_name(entry)}"
     sheet["A1"].font = _TITLE
-    facts = [("Period", f"{document['from']} to {document['to']} (exclusive)"), ("Goal", goal_text(entry)),
-             ("Version in force", entry["version_in_force"]), ("Versions in the clocks", versions_text(entry)),
-             ("Audit chain head", document["chain_head"])]
+    facts = [("Period", f"{document.start} to {document.end} (exclusive)"), ("Goal", goal_text(entry)),
+             ("Version in force", entry.version_in_force), ("Versions in the clocks", versions_text(entry)),
+             ("Audit chain head", document.chain_head)]
     for offset, (label, value) in enumerate(facts, start=2):
         sheet.cell(row=offset, column=1, value=label).font = _BOLD
         sheet.cell(row=offset, column=2, value=value)
     top = 2 + len(facts) + 1
-    columns = table_columns(document)
-    end = _write_table(sheet, top, columns, entry["rows"])
-    if not entry["rows"]:
+    columns = document.columns
+    end = _write_table(sheet, top, columns, entry.rows)
+    if not entry.rows:
         sheet.cell(row=end, column=1, value="No clocks started in the period.")
         end += 1
     sheet.freeze_panes = sheet.cell(row=top + 1, column=1)
     period_top = end + 1
-    sheet.cell(row=period_top, column=1, value=f"Goal periods ({entry['goal_per'] or 'none'})").font = _BOLD
-    _write_table(sheet, period_top + 1, ["period", *COUNT_FIELDS, "compliance", "goal_met"], entry["periods"])
+    sheet.cell(row=period_top, column=1, value=f"Goal periods ({entry.goal_per or 'none'})").font = _BOLD
+    _write_table(sheet, period_top + 1, list(PERIOD_FIELDS), entry.periods)
     _widths(sheet, {i: 13 for i in range(1, len(columns) + 1)})
     sheet.column_dimensions["A"].width = 22

@@ -8,14 +8,13 @@ from flask import render_template, request
 from sqlalchemy import select
 
 from monitor.api import runtime
+from monitor.reports.formats import FORMATS
+from monitor.reports.groups import GROUP_KEYS
 from monitor.store.models import DeadLetter
 from monitor.views import dead_letter_json
 from monitor.web import pages
 from monitor.web.security import page
 
-GROUPINGS = {"": "standard only", "site": "site", "day": "day", "week": "week", "month": "month", "hour": "hour",
-             "staff": "staff"}
-FORMATS = (("csv", "CSV"), ("xlsx", "Excel (XLSX)"), ("pdf", "PDF"))
 DEAD_LETTERS_PER_PAGE = 100
 DEFAULT_DAYS = 7
 
@@ -46,12 +45,14 @@ def reports():
         if request.args.get(name):
             query[name] = request.args[name]
     base = "/api/v1/reports/compliance?"
-    downloads = [(label, base + urlencode({**query, "format": fmt})) for fmt, label in FORMATS]
+    downloads = [(fmt.label, base + urlencode({**query, "format": fmt.name})) for fmt in FORMATS.values()
+                 if not fmt.inline]
+    groupings = {"": "standard only", **{key: key for key in GROUP_KEYS}}
     standards = [(s.id, s.name) for s in runtime().registry.current.standards]
     sites = list(runtime().config.sites)
     return render_template("pages/reports.html", first=first, last=last, chosen=request.args, problems=problems,
                            json_url=base + urlencode({**query, "format": "json"}), downloads=downloads,
-                           groupings=GROUPINGS, standards=standards, sites=sites)
+                           groupings=groupings, standards=standards, sites=sites)
 
 
 @pages.get("/audit")
