@@ -20,7 +20,7 @@ from monitor.reports.document import ComplianceReport
 from monitor.reports.formats import FORMATS, ReportFormat
 from monitor.reports.groups import GROUP_KEYS, GroupKey
 from monitor.store.models import ClockRow
-from tests.conftest import ADMIN
+from tests.harness.processes import ADMIN
 from tests.test_reports import URL, app, cli_env, history  # noqa: F401  (fixtures)
 from tests.test_web import page
 
