@@ -39,6 +39,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     from monitor.web.security import secure_headers
 
     app.secret_key = sessions.shared_secret(runtime.db, config.get("web.secret_key"))
+    logs.hide(app.secret_key)
     sessions.init_app(app, runtime.db, config, app.secret_key)
     errors.init_app(app)
     app.after_request(secure_headers)

@@ -121,7 +121,6 @@ def alert_stream():
         response = error_body(429, "too_many_streams", f"at most {cap} live streams per client; close one first")
         response.headers["Retry-After"] = "5"
         return response
-    rt.alert_watch.ensure_started()
 
     def frames():
         nonlocal last
@@ -149,7 +148,8 @@ def alert_stream():
                 quiet_since = now
                 yield ": keepalive\n\n"
             # Woken by the process's alert watch (LISTEN/NOTIFY on PostgreSQL, one shared poll on
-            # SQLite) or by a change made here; the timeout only paces the checks above.
+            # SQLite; started with the first stream that waits) or by a change made here; the
+            # timeout only paces the checks above.
             rt.alert_watch.ensure_started()
             with rt.fanout.changed:
                 if rt.fanout.last_seq == published:
