@@ -10,6 +10,7 @@ one address within 5 minutes every further attempt — a right password too — 
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -106,9 +107,11 @@ def client_address() -> str:
 
 
 def login_name() -> str:
-    # Names are compared as typed at login; case and spaces are folded here so "Mei " and "mei"
-    # share one budget. Never empty: Flask-Limiter skips a limit whose key is empty.
-    return "user:" + (request.form.get("username", "").strip().lower()[:200] or "-")
+    """The name's budget key: case and spaces folded ("Mei " and "mei" share one), hashed because
+    Flask-Limiter logs the key of a breached limit and a "name" is sometimes a mistyped password.
+    Never empty: Flask-Limiter skips a limit whose key is empty."""
+    name = request.form.get("username", "").strip().lower()
+    return "user:" + hashlib.sha256(name.encode()).hexdigest()[:32]
 
 
 def failed_login(response) -> bool:
