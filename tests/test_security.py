@@ -223,6 +223,30 @@ def test_a_bootstrap_admin_session_ends_when_the_password_changes(db_url):
             app.extensions["smartmon"].db.dispose()
 
 
+def test_a_session_unused_for_its_lifetime_ends(client, people):
+    with time_machine.travel(datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc), tick=False) as clock:
+        sign_in(client, "mei")
+        clock.shift(timedelta(days=29))
+        assert client.get("/").status_code == 200  # use moves the end out again
+        clock.shift(timedelta(days=29, hours=23))
+        assert client.get("/").status_code == 200
+        clock.shift(timedelta(days=30, seconds=1))
+        assert client.get("/").status_code == 302
+
+
+def test_the_one_off_admin_password_stays_out_of_a_non_terminal_log(runtime, tmp_path, monkeypatch, capsys):
+    from monitor.cli import _first_run_login
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(runtime.config.values, "admin_token", "")
+    _first_run_login(runtime, "127.0.0.1", 8080)
+    password = runtime.config.get("admin_password")
+    written = tmp_path / "first-login.txt"
+    assert written.read_text().strip() == password and written.stat().st_mode & 0o777 == 0o600
+    said = capsys.readouterr()
+    assert password not in said.err + said.out and str(written) in said.err
+
+
 @pytest.mark.parametrize("how", ["https", "proxy"])
 def test_the_session_cookie_is_secure_when_the_request_came_over_https(db_url, people_app_factory, how):
     app = people_app_factory(web={"trusted_proxies": 1} if how == "proxy" else {})
