@@ -1,14 +1,12 @@
 """The Flask application factory."""
 from __future__ import annotations
 
-import logging
-import os
-import secrets
 from typing import Any, Mapping
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from monitor import errors
+from monitor import errors, logs
 from monitor.config import Config
 from monitor.runtime import Runtime
 
@@ -21,18 +19,34 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     work (MQTT, scheduler) is started by the CLI, not here, so tests and web processes choose.
     """
     config = config or Config.load(overrides=test_config)
+    logs.hide(*(config.get(k) for k in ("admin_token", "admin_password", "mqtt.password", "web.secret_key")))
     app = Flask(__name__)
-    app.config["SECRET_KEY"] = config.get("web.secret_key") or os.environ.get("MONITOR_SECRET_KEY") or secrets.token_hex(32)
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
     # Lax keeps the login cookie off cross-site POSTs; the API's same-origin check is the second line.
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    # Secure always when configured; otherwise whenever the request came over HTTPS (sessions.py).
     app.config["SESSION_COOKIE_SECURE"] = bool(config.get("web.secure_cookies"))
+    proxies = int(config.get("web.trusted_proxies"))
+    if proxies:
+        # Client address (login throttling, stream caps), scheme (Secure cookies) and host as the
+        # proxy saw them; only as many hops as are configured, so a client cannot forge them.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
     runtime = Runtime(config)
     if prepare:
         runtime.prepare()
     app.extensions["smartmon"] = runtime
-    errors.init_app(app)
+    from monitor.web import sessions, throttle
+    from monitor.web.security import secure_headers
 
+    app.secret_key = sessions.shared_secret(runtime.db, config.get("web.secret_key"))
+    logs.hide(app.secret_key)
+    sessions.init_app(app, runtime.db, config, app.secret_key)
+    errors.init_app(app)
+    app.after_request(secure_headers)
+
+    from monitor.web.format import CaseConverter
+
+    app.url_map.converters["case"] = CaseConverter
     from monitor.api import api
     from monitor.api.health import probes
 
@@ -44,8 +58,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     from monitor.web import pages
 
     app.register_blueprint(pages)
+    throttle.init_app(app, runtime.db)
     return app
 
 
 def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(level)

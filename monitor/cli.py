@@ -1,10 +1,12 @@
 """``python -m monitor …``: run the service, manage the database, standards, tokens and users."""
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
 from datetime import date
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -87,9 +89,18 @@ def _first_run_login(runtime, host: str, port: int) -> None:
             return
     password = secrets.token_urlsafe(12)
     config.values["admin_password"] = password
-    click.echo(f"no login is configured: log in at http://{host}:{port}/login as 'admin' with password "
-               f"{password} (this run only; set MONITOR_ADMIN_PASSWORD or create users with "
-               "'python -m monitor user create')", err=True)
+    hint = ("(this run only; set MONITOR_ADMIN_PASSWORD or create users with 'python -m monitor user create')")
+    if sys.stderr.isatty():
+        click.echo(f"no login is configured: log in at http://{host}:{port}/login as 'admin' with password "
+                   f"{password} {hint}", err=True)
+        return
+    # Not a terminal: standard error is a log, and no secret goes into a log (SPEC §6).
+    path = Path("first-login.txt").resolve()
+    path.unlink(missing_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(password + "\n")
+    click.echo(f"no login is configured: log in at http://{host}:{port}/login as 'admin' with the password "
+               f"in {path} {hint}", err=True)
 
 
 @main.command(help="Web processes only (API, pages); run behind gunicorn in production: gunicorn wsgi:app.")
@@ -227,7 +238,7 @@ def token_list() -> None:
                        f"{row.created_at.isoformat()}\t{revoked}")
 
 
-@token.command("revoke", help="Revoke a token by id; it stops working at once.")
+@token.command("revoke", help="Revoke a token by id; it and the sessions opened with it stop working at once.")
 @click.argument("token_id")
 def token_revoke(token_id: str) -> None:
     from monitor.auth import revoke_token
@@ -260,6 +271,17 @@ def user_create(name: str, role: str, password_stdin: bool) -> None:
     click.echo(f"user {name} ({role}) created")
 
 
+@user.command("remove", help="Remove a login; its open sessions end at once.")
+@click.argument("name")
+def user_remove(name: str) -> None:
+    from monitor.auth import remove_user
+
+    with _runtime_session().session() as session:
+        if not remove_user(session, name):
+            raise click.ClickException(f"no user named {name}")
+    click.echo(f"user {name} removed; its sessions are ended")
+
+
 @main.group(help="MQTT devices (Mosquitto password and ACL files).")
 def devices() -> None:
     pass
@@ -273,8 +295,6 @@ def devices() -> None:
 @click.option("--passwd-file", required=True, type=click.Path(dir_okay=False), help="Mosquitto password_file.")
 @click.option("--acl-file", required=True, type=click.Path(dir_okay=False), help="Mosquitto acl_file.")
 def devices_provision(site: str, device: str, passwd_file: str, acl_file: str) -> None:
-    from pathlib import Path
-
     from monitor.devices import provision
 
     try:

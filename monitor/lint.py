@@ -20,9 +20,10 @@ from monitor.loader import Problem, StandardsError, load_set, read_text
 DEFAULT_PATHS = ("standards",)
 
 
-def main(paths: Sequence[str], today: date | None = None, out: TextIO = sys.stdout) -> int:
+def main(paths: Sequence[str], today: date | None = None, out: TextIO | None = None) -> int:
     """Lint files and directories (each ``*.yaml`` directly inside); 0 clean, 1 on any error or fail."""
     today = today or date.today()
+    out = out or sys.stdout  # looked up now, not at import: the CLI's stdout may be redirected
     texts, problems = _collect(paths or DEFAULT_PATHS)
     standard_set = None
     try:

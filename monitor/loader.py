@@ -25,6 +25,7 @@ import holidays as holiday_data
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarbool import ScalarBoolean
@@ -47,6 +48,15 @@ EVENT_TYPE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 STANDARD_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 CALENDAR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 TOP_LEVEL_KEYS = ("events", "calendars", "feedback", "standards")
+#: Bounds on a file's shape, checked on the parser's events before anything is built. The shipped
+#: files have a few hundred nodes and nest 6 deep; an alias bomb (7 levels of 10 aliases: 10 million
+#: nodes from 400 bytes) or 900-deep nesting (a RecursionError in the composer) is refused at once.
+MAX_NODES = 50_000
+MAX_DEPTH = 64
+#: Plain data only: an explicit tag is refused unless it names one of YAML's own plain types
+#: (``!!python/object`` and friends, or a custom ``!tag``, would otherwise reach the constructor).
+ALLOWED_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq",
+                                                             "timestamp"))
 
 PathKey = tuple[Any, ...]
 Position = tuple[int, int]
@@ -118,10 +128,51 @@ class _Constructor(RoundTripConstructor):
 _Constructor.add_constructor("tag:yaml.org,2002:timestamp", RoundTripConstructor.construct_yaml_str)
 
 
+def _check_shape(name: str, yaml: YAML, text: str) -> None:
+    """Refuse a file too large once its aliases are expanded, too deep, or with a foreign tag.
+
+    One pass over the parser's events (the parser is iterative, so depth costs nothing here):
+    each collection's expanded size is summed as it closes and remembered by its anchor, so an
+    alias costs what it stands for without anything being expanded.
+    """
+    sizes: dict[str, int] = {}
+    stack: list[tuple[int, str | None]] = []  # (nodes so far, anchor) of each open collection
+    total = 0
+
+    def refuse(event: Any, message: str) -> StandardsError:
+        mark = event.start_mark
+        return StandardsError([Problem(name, mark.line + 1, mark.column + 1, message)])
+
+    for event in yaml.parse(text):
+        if not isinstance(event, NodeEvent):
+            if isinstance(event, CollectionEndEvent) and stack:
+                size, anchor = stack.pop()
+                if anchor:
+                    sizes[anchor] = size
+                if stack:
+                    stack[-1] = (stack[-1][0] + size, stack[-1][1])
+            continue
+        tag = getattr(event, "tag", None)
+        if tag is not None and str(tag) not in ALLOWED_TAGS:
+            shown = str(tag).replace("tag:yaml.org,2002:", "!!")
+            raise refuse(event, f"tag {shown} is not allowed: standards files hold plain data")
+        size = sizes.get(event.anchor, 1) if isinstance(event, AliasEvent) else 1
+        total += size
+        if total > MAX_NODES:
+            raise refuse(event, f"too many values: more than {MAX_NODES} once aliases are expanded")
+        if isinstance(event, CollectionStartEvent):
+            stack.append((1, event.anchor))
+            if len(stack) > MAX_DEPTH:
+                raise refuse(event, f"nested more than {MAX_DEPTH} levels deep")
+        elif stack:
+            stack[-1] = (stack[-1][0] + size, stack[-1][1])
+
+
 def _parse_yaml(name: str, text: str) -> tuple[Any, _Positions]:
     yaml = YAML(typ="rt")  # duplicate keys raise by default
     yaml.Constructor = _Constructor
     try:
+        _check_shape(name, yaml, text)
         tree = yaml.load(text)
     except MarkedYAMLError as exc:
         raise StandardsError([_syntax_problem(name, exc)]) from exc

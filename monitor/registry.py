@@ -40,25 +40,39 @@ class Registry:
 
     # -- loading ---------------------------------------------------------------------------
     def import_directory(self, now: datetime | None = None) -> None:
-        """Store each file on disk as a version when it is new or changed since its last import."""
+        """Store each file on disk as a version when it is new or changed since its last import.
+
+        Parsing and validation happen before the write transaction (and again if another process
+        stored a version meanwhile), so a slow file never holds SQLite's write lock.
+        """
         now = now or datetime.now(timezone.utc)
         files = sorted(self.directory.glob("*.yaml")) if self.directory.is_dir() else []
-        with self.db.session() as session:
-            texts = {path.name: path.read_text(encoding="utf-8") for path in files}
-            proposed = self._latest_versions(session)
-            changed = {}
-            for name, text in texts.items():
-                last_import = session.scalar(
-                    select(StandardsVersion.text).where(StandardsVersion.file == name, StandardsVersion.author == FILE_AUTHOR)
-                    .order_by(StandardsVersion.version.desc()).limit(1))
-                if last_import != text:
-                    changed[name] = text
-                    proposed[name] = (text, proposed.get(name, ("", 0))[1] + 1)
-            if changed:
-                load_set(proposed)  # refuse the whole start when a file on disk does not validate
+        texts = {path.name: path.read_text(encoding="utf-8") for path in files}
+        while True:
+            with self.db.read_session() as session:
+                seen, proposed, changed = self._changed_on_disk(session, texts)
+            if not changed:
+                break
+            load_set(proposed)  # refuse the whole start when a file on disk does not validate
+            with self.db.session() as session:
+                if _numbers(self._latest_versions(session)) != seen:
+                    continue  # another process stored a version meanwhile: validate again
                 for name, text in changed.items():
                     self._store_version(session, name, text, FILE_AUTHOR, now)
+            break
         self.reload()
+
+    def _changed_on_disk(self, session: Session, texts: dict[str, str]):
+        latest = self._latest_versions(session)
+        proposed, changed = dict(latest), {}
+        for name, text in texts.items():
+            last_import = session.scalar(
+                select(StandardsVersion.text).where(StandardsVersion.file == name, StandardsVersion.author == FILE_AUTHOR)
+                .order_by(StandardsVersion.version.desc()).limit(1))
+            if last_import != text:
+                changed[name] = text
+                proposed[name] = (text, latest.get(name, ("", 0))[1] + 1)
+        return _numbers(latest), proposed, changed
 
     def _latest_versions(self, session: Session) -> dict[str, tuple[str, int]]:
         newest = select(StandardsVersion.file, func.max(StandardsVersion.version).label("v")).group_by(
@@ -103,15 +117,26 @@ class Registry:
              now: datetime | None = None) -> int:
         """Validate the file with every other file in force, store it as the next version, apply it."""
         now = now or datetime.now(timezone.utc)
-        with self.db.session() as session:
-            versions = self._latest_versions(session)
-            current = versions.get(name, ("", 0))[1]
-            if if_match is not None and if_match != current:
-                raise VersionConflict(f"{name} is at version {current}, not {if_match}")
-            self._with_file(versions, name, text)
-            version = self._store_version(session, name, text, author, now)
+        while True:
+            # Validate outside the write transaction (SPEC §6: a slow file must not hold the
+            # write lock), then store only if nothing changed meanwhile, else validate again.
+            with self.db.read_session() as session:
+                versions = self._latest_versions(session)
+            self._check_if_match(versions, name, if_match)
+            self._with_file(dict(versions), name, text)
+            with self.db.session() as session:
+                if _numbers(self._latest_versions(session)) != _numbers(versions):
+                    continue
+                version = self._store_version(session, name, text, author, now)
+            break
         self.reload()
         return version
+
+    @staticmethod
+    def _check_if_match(versions: dict[str, tuple[str, int]], name: str, if_match: int | None) -> None:
+        current = versions.get(name, ("", 0))[1]
+        if if_match is not None and if_match != current:
+            raise VersionConflict(f"{name} is at version {current}, not {if_match}")
 
     def propose(self, name: str, text: str) -> StandardSet:
         """The standards that would be in force with ``name`` replaced by ``text`` (validated)."""
@@ -136,6 +161,10 @@ class Registry:
         row["id"] = session.execute(insert(StandardsVersion).values(row).returning(StandardsVersion.id)).scalar_one()
         audit.append(session, "standards_version", [row])
         return number
+
+
+def _numbers(versions: dict[str, tuple[str, int]]) -> dict[str, int]:
+    return {name: number for name, (_, number) in versions.items()}
 
 
 def _index_by_start(standards: Iterable[Standard]) -> dict[str, list[Standard]]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from monitor.alerts import Fanout
+from monitor.alertwatch import AlertWatch
 from monitor.broker import EmbeddedBroker, ensure_broker
 from monitor.config import Config
 from monitor.evaluator import CaseEvaluator
@@ -29,6 +30,7 @@ class Runtime:
     evaluator: CaseEvaluator = field(init=False)
     ingestor: Ingestor = field(init=False)
     scheduler: Scheduler = field(init=False)
+    alert_watch: AlertWatch = field(init=False)
     bridge: MqttBridge | None = None
     broker: EmbeddedBroker | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -44,6 +46,7 @@ class Runtime:
         limits = Limits(c.get("ingest.max_payload_bytes"), c.get("ingest.max_batch"),
                         c.duration("ingest.max_future_skew"))
         self.ingestor = Ingestor(self.db, self.evaluator, self.fanout, limits, on_due=self.scheduler.wake)
+        self.alert_watch = AlertWatch(self.db, self.fanout, self._stop)
 
     def prepare(self) -> None:
         """Migrate the database and load the standards (importing new or changed files)."""

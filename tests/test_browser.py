@@ -151,3 +151,22 @@ def test_operations_edit_a_standards_file_and_see_problems_by_line_and_conflicts
     conflict = wait.until(EC.visibility_of_element_located((By.ID, "conflict-text")))
     wait.until(lambda driver: "version 3" in conflict.text)
     assert "within: 4m" in service.api("GET", "/standards/files/floor.yaml").text
+
+
+def test_a_live_alert_for_a_case_named_like_a_path_links_to_that_case(service, browser):
+    """Case ids such as ``../../logout`` arrive over SSE; board.js must encode them so the link opens
+    the case instead of the browser resolving the dots to /logout (issue 14)."""
+    wait = sign_in(browser, service, MANAGER)
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '[data-board][data-stream="open"]')))
+    case = f"../../logout/{uuid.uuid4().hex[:4]}"
+    seated_at = datetime.now(timezone.utc) - timedelta(minutes=2, seconds=10)
+    assert service.api("POST", "/events", json={"id": str(uuid.uuid4()), "case": case, "type": "seated",
+                                                "at": seated_at.isoformat(), "site": "bj-01"}).status_code == 202
+    alert = wait.until(EC.visibility_of_element_located(
+        (By.CSS_SELECTOR, f'#alerts [data-kind="breach"][data-case="{case}"]')))
+    alert.find_element(By.CSS_SELECTOR, 'a[data-field="case"]').click()
+    wait.until(EC.url_contains("/cases/"))
+    assert browser.current_url.startswith(f"{service.url}/cases/..%2F..%2Flogout"), browser.current_url
+    assert case in browser.find_element(By.TAG_NAME, "body").text
+    browser.get(f"{service.url}/")
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-board]")))  # still signed in

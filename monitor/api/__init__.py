@@ -46,11 +46,13 @@ def current_identity() -> Identity | None:
     if header.lower().startswith("bearer "):
         with runtime().db.read_session() as db_session:
             identity = identify_token(db_session, header[7:].strip(), runtime().config.get("admin_token"))
-    elif "user" in session:
+    elif getattr(session, "identity", None) is not None:
         if request.method not in SAFE_METHODS and not same_origin():
             # A cookie rides along on a forged cross-site form post; a bearer token never does.
             raise ApiError(403, "forbidden", "cross-site request refused: send it from this site's pages")
-        identity = Identity(session["user"], session["role"])
+        # As its binding stands now (monitor.web.sessions): a session opened with a device token
+        # has that token's sites, so its events for another site are dead-lettered as with the header.
+        identity = session.identity
     g.identity = identity
     return identity
 

@@ -2,20 +2,27 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections import Counter
 from datetime import datetime, timezone
 
-from flask import Response, jsonify, request, stream_with_context
+from flask import Response, current_app, jsonify, request, session, stream_with_context
 from sqlalchemy import func, select
 
 from monitor.alerts import AlertError, acknowledge
 from monitor.api import api, current_identity, page, page_args, require, runtime
-from monitor.errors import ApiError
+from monitor.auth import identify_token
+from monitor.errors import ApiError, error_body
 from monitor.store.models import AlertAction, AlertRow
 from monitor.views import alert_json
 
 FILTERS = {"state": AlertRow.state, "site": AlertRow.site, "standard": AlertRow.standard_id, "kind": AlertRow.kind}
 KEEPALIVE_S = 15.0
+#: a stream re-reads its credentials this often, so signing out or revoking ends it too
+RECHECK_S = 5.0
+#: an acknowledgement's note is a line for the floor, not a document (a 15 MiB note made the board 43 MB)
+MAX_NOTE = 1000
 
 
 @api.get("/alerts")
@@ -43,6 +50,9 @@ def ack_alert(alert_id: str):
     note = body.get("note")
     if note is not None and not isinstance(note, str):
         raise ApiError(400, "bad_request", "note must be text")
+    if note is not None and len(note) > MAX_NOTE:
+        raise ApiError(422, "invalid_note", f"a note has at most {MAX_NOTE} characters, this one {len(note)}",
+                       {"field": "note", "max_length": MAX_NOTE})
     rt = runtime()
     try:
         with rt.db.session() as session:
@@ -65,33 +75,87 @@ def _start_seq() -> int:
         return session.scalar(select(func.max(AlertAction.seq))) or 0
 
 
+class StreamSlots:
+    """Open streams per client address in this process (each holds a thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: Counter[str] = Counter()
+
+    def take(self, client: str, cap: int) -> bool:
+        with self._lock:
+            if self._open[client] >= cap:
+                return False
+            self._open[client] += 1
+            return True
+
+    def give_back(self, client: str) -> None:
+        with self._lock:
+            self._open[client] -= 1
+            if self._open[client] <= 0:
+                del self._open[client]
+
+
+def _still_signed_in() -> bool:
+    """Whether the credentials the stream was opened with still stand (token not revoked, session not ended)."""
+    rt = runtime()
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        with rt.db.read_session() as db_session:
+            return identify_token(db_session, header[7:].strip(), rt.config.get("admin_token")) is not None
+    from monitor.web.sessions import store
+
+    sid = getattr(session, "sid", None)
+    return bool(sid) and store().load(sid) is not None
+
+
 @api.get("/alerts/stream")
 @require()
 def alert_stream():
     rt = runtime()
     last = _start_seq()
+    client = request.remote_addr or "unknown"
+    slots: StreamSlots = current_app.extensions.setdefault("smartmon.streams", StreamSlots())
+    cap = rt.config.get("web.max_streams_per_client")
+    if not slots.take(client, cap):
+        response = error_body(429, "too_many_streams", f"at most {cap} live streams per client; close one first")
+        response.headers["Retry-After"] = "5"
+        return response
 
     def frames():
         nonlocal last
-        quiet_since = time.monotonic()
+        quiet_since = checked_at = time.monotonic()
         yield "retry: 2000\n\n"
         while True:
-            with rt.db.read_session() as session:
-                actions = session.execute(select(AlertAction.seq, AlertAction.alert).where(AlertAction.seq > last)
-                                          .order_by(AlertAction.seq).limit(500)).all()
+            published = rt.fanout.last_seq  # anything published before the query is in its answer
+            with rt.db.read_session() as db_session:
+                actions = db_session.execute(select(AlertAction.seq, AlertAction.alert)
+                                             .where(AlertAction.seq > last).order_by(AlertAction.seq)
+                                             .limit(500)).all()
             for seq, alert in actions:
                 last = seq
                 yield f"id: {seq}\nevent: alert\ndata: {json.dumps(alert)}\n\n"
-            if actions:
-                quiet_since = time.monotonic()
+            if len(actions) == 500:
                 continue
-            if time.monotonic() - quiet_since > KEEPALIVE_S:
-                quiet_since = time.monotonic()
+            now = time.monotonic()
+            if actions:
+                quiet_since = now
+            if now - checked_at >= RECHECK_S:
+                checked_at = now
+                if not _still_signed_in():
+                    return
+            if now - quiet_since >= KEEPALIVE_S:
+                quiet_since = now
                 yield ": keepalive\n\n"
-            # Woken at once by changes made in this process; other processes are seen by the poll.
+            # Woken by the process's alert watch (LISTEN/NOTIFY on PostgreSQL, one shared poll on
+            # SQLite; started with the first stream that waits) or by a change made here; the
+            # timeout only paces the checks above.
+            rt.alert_watch.ensure_started()
             with rt.fanout.changed:
-                if rt.fanout.last_seq <= last:
-                    rt.fanout.changed.wait(0.25)
+                if rt.fanout.last_seq == published:
+                    rt.fanout.changed.wait(min(RECHECK_S - (now - checked_at), KEEPALIVE_S - (now - quiet_since)))
 
-    return Response(stream_with_context(frames()), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response = Response(stream_with_context(frames()), mimetype="text/event-stream",
+                        headers={"X-Accel-Buffering": "no"})
+    response.call_on_close(lambda: slots.give_back(client))
+    return response

@@ -19,7 +19,7 @@ def case_document(case: str) -> dict:
         return {"case": case, "events": [event_json(e) for e in events], "clocks": [clock_json(c) for c in clocks]}
 
 
-@api.get("/cases/<path:case>")
+@api.get("/cases/<case:case>", merge_slashes=False)
 @require()
 def get_case(case: str):
     return jsonify(case_document(case))

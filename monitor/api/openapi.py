@@ -73,14 +73,14 @@ def _paths(formats: tuple[str, ...], group_keys: tuple[str, ...]) -> dict[str, d
             "summary": "Acknowledge an alert, with an optional note", "tags": ["alerts"],
             "parameters": [_path("id", {"type": "string", "maxLength": 36})],
             "requestBody": {"required": False, "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"note": {"type": "string", "nullable": True}}}}}},
-            "responses": {"200": _json(ALERT), **_errors(400, 403, 404, 409)}}},
+                "type": "object", "properties": {"note": {"type": "string", "nullable": True, "maxLength": 1000}}}}}},
+            "responses": {"200": _json(ALERT), **_errors(400, 403, 404, 409, 422)}}},
         "/alerts/stream": {"get": {
             "summary": "Server-Sent Events: one `alert` event per alert change; resume with Last-Event-ID",
             "tags": ["alerts"], "parameters": [{"in": "header", "name": "Last-Event-ID", "required": False,
                                                  "schema": {"type": "integer", "minimum": 0}}],
             "responses": {"200": {"description": "event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                          **_errors(400)}}},
+                          **_errors(400, 429)}}},
         "/standards": {"get": {"summary": "Standards in force with file, version and SMART grade",
                                "tags": ["standards"], "responses": {"200": _json(_page_of({"type": "object"})), **_errors()}}},
         "/standards/{id}/smart": {"get": {

@@ -17,11 +17,11 @@ from monitor.registry import VersionConflict
 from monitor.store.models import StandardsVersion
 from monitor.views import iso, standard_json
 
-FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.yaml$")
+FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.yaml")  # fullmatch: "x.yaml\n" is no name
 
 
 def _file_name(name: str) -> str:
-    if not FILE_NAME.match(name):
+    if not FILE_NAME.fullmatch(name):
         raise ApiError(400, "bad_request", "a standards file name looks like restaurant.yaml")
     return name
 

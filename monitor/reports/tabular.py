@@ -25,11 +25,18 @@ from monitor.reports.wording import DEFINITIONS, goal_text, periods_text, standa
 CSV_LEAD = ("standard", "versions", "goal_ratio")
 
 
+#: What makes a spreadsheet read a CSV cell as a formula (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_value(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        # A staff name like =HYPERLINK(…) must stay text: OWASP's neutralisation is a leading quote.
+        return "'" + value
     return value
 
 
@@ -40,7 +47,7 @@ def to_csv(document: ComplianceReport) -> str:
     columns = document.columns
     writer.writerow([*CSV_LEAD, *columns])
     for entry in document.standards:
-        lead = [entry.standard, ";".join(str(v) for v in entry.versions), _csv_value(entry.goal_ratio)]
+        lead = [_csv_value(entry.standard), ";".join(str(v) for v in entry.versions), _csv_value(entry.goal_ratio)]
         for row in entry.rows:
             writer.writerow([*lead, *(_csv_value(row.value(c)) for c in columns)])
     return out.getvalue()
@@ -141,9 +148,20 @@ def to_xlsx(document: ComplianceReport) -> bytes:
         _standard_sheet(book.create_sheet(title), entry, document)
     summary.freeze_panes = summary.cell(row=top + 1, column=2)
     _widths(summary, {1: 22, 2: 30, 3: 10, 4: 12, 5: 16, **{i: 11 for i in range(6, 15)}})
+    _text_not_formulas(book)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _text_not_formulas(book: Workbook) -> None:
+    """openpyxl stores any text starting with ``=`` as a formula; a report writes no formula, so every
+    such cell (a staff name like ``=HYPERLINK(…)``) is made a plain string cell again."""
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
 
 
 def _standard_sheet(sheet, entry: StandardReport, document: ComplianceReport) -> None:

@@ -191,6 +191,45 @@ class User(Base):
     created_at: Mapped[datetime]
 
 
+class WebSession(Base):
+    """A login session (SPEC §6): the browser's cookie holds only an opaque id, this row is the rest.
+
+    ``id_hash`` is an HMAC of that id, so a copy of the table opens no browser's session. A row is
+    bound to what it was opened with (a user, a token, or a bootstrap secret's fingerprint) and
+    is good only while that still is: removing the user or revoking the token ends it.
+    """
+
+    __tablename__ = "web_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    token_id: Mapped[str | None] = mapped_column(String(16), index=True)
+    credential: Mapped[str | None] = mapped_column(String(80))
+    data: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Setting(Base):
+    """Values the service makes once and every process shares, e.g. the generated ``web.secret_key``."""
+
+    __tablename__ = "settings"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class RateLimitHit(Base):
+    """One counted hit of a rate limit (failed logins), shared by every web process."""
+
+    __tablename__ = "rate_limit_hits"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300))
+    #: seconds since the epoch, as the limits library counts
+    at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+    __table_args__ = (Index("ix_rate_limit_hits_key_at", "key", "at"),)
+
+
 class AuditRecord(Base):
     """One link of the hash chain: the hash of a live row, chained to the link before it."""
 

@@ -63,7 +63,7 @@ def timeline(document: dict, names: dict[str, str], now: datetime) -> dict:
             "height": 56 + 34 * len(bars) + 30, "now_x": x(now) if running else None}
 
 
-@pages.get("/cases/<path:case>")
+@pages.get("/cases/<case:case>", merge_slashes=False)
 @page(*PEOPLE)
 def case(case: str):
     try:

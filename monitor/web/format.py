@@ -3,11 +3,36 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
 from typing import Mapping
+from urllib.parse import quote
+
+from werkzeug.routing import PathConverter
 
 from monitor.core.standards import Standard
 
 #: Board order: what needs someone now comes first.
 KIND_RANK = {"escalation": 0, "breach": 1, "warning": 2}
+
+
+def case_path(case: str) -> str:
+    """A case id as the path after ``/cases/``, every segment percent-encoded.
+
+    Ids may contain ``/`` (``table-12/2026-11-24T18:02``) and are kept readable as segments; but an
+    id with an empty, ``.`` or ``..`` segment (``../../logout``, ``/x``) is encoded whole, ``/`` as
+    ``%2F``, because browsers resolve dot segments and servers merge slashes before the page sees
+    them. board.js's caseHref does the same.
+    """
+    segments = case.split("/")
+    if any(s in ("", ".", "..") for s in segments):
+        return quote(case, safe="")
+    return "/".join(quote(s, safe=":@") for s in segments)
+
+
+class CaseConverter(PathConverter):
+    """``<case:case>``: like ``<path:…>`` but an id may also start with ``/`` (rules using it set
+    ``merge_slashes=False``, so ``/cases/%2Fx`` is case ``/x`` rather than a redirect to ``x``)."""
+
+    regex = ".+?"
+    part_isolating = False  # werkzeug would infer True from a regex without "/"
 
 
 def parse_time(value: str | datetime | None) -> datetime | None:

@@ -6,7 +6,7 @@ from datetime import timezone
 from monitor.api import current_identity
 from monitor.web import format as fmt
 from monitor.web import pages
-from monitor.web.security import ACK_ROLES, PEOPLE, secure_headers
+from monitor.web.security import ACK_ROLES, PEOPLE
 
 #: (endpoint, label, roles) in menu order; a link is shown only to roles that may open it.
 NAVIGATION = (
@@ -31,4 +31,4 @@ pages.add_app_template_filter(fmt.duration_words, "duration_words")
 pages.add_app_template_filter(fmt.percent, "percent")
 pages.add_app_template_filter(fmt.clock_time, "clock_time")
 pages.add_app_template_filter(fmt.day_time, "day_time")
-pages.after_request(secure_headers)
+pages.add_app_template_filter(fmt.case_path, "case_path")

@@ -1,14 +1,19 @@
-"""``/login`` and ``/logout``: a person's session (``session["user"]``, ``session["role"]``)."""
+"""``/login`` and ``/logout``: a person's session, kept on the server (monitor.web.sessions).
+
+Failed sign-ins are throttled (monitor.web.throttle, wrapped around ``login`` by create_app):
+after 10 for one name or from one address within 5 minutes, ``429`` with ``Retry-After``.
+"""
 from __future__ import annotations
 
 import logging
 
 from flask import redirect, render_template, request, session, url_for
+from sqlalchemy import select
 
-from monitor.api import runtime
+from monitor.api import runtime, same_origin
 from monitor.auth import check_login
+from monitor.store.models import User
 from monitor.web import pages
-from monitor.api import same_origin
 from monitor.web.security import local_target, sign_in
 
 log = logging.getLogger(__name__)
@@ -29,7 +34,7 @@ def login():
         with runtime().db.read_session() as db_session:
             identity = check_login(db_session, name, password, admin_password=runtime().config.get("admin_password"))
     if identity is None:
-        log.info("failed login for %r from %s", name, request.remote_addr)
+        _log_failure(name)
         return render_template("pages/login.html", next=target, username=name,
                                error="Unknown name or wrong password."), 401
     sign_in(identity)
@@ -37,7 +42,24 @@ def login():
     return redirect(target)
 
 
+def _log_failure(name: str) -> None:
+    """A known name is logged; an unknown one is not: it is often a password typed in the wrong box."""
+    with runtime().db.read_session() as db_session:
+        known = name == "admin" or db_session.scalar(select(User.id).where(User.name == name)) is not None
+    if known:
+        log.info("failed login for %r from %s", name, request.remote_addr)
+    else:
+        log.info("failed login for an unknown name from %s", request.remote_addr)
+
+
+@pages.errorhandler(429)
+def too_many_attempts(_exc):
+    message = "Too many failed sign-ins for this name or from this address. Wait a few minutes and try again."
+    return render_template("pages/login.html", next=local_target(request.values.get("next")),
+                           username=request.form.get("username", ""), error=message), 429
+
+
 @pages.route("/logout", methods=["GET", "POST"])
 def logout():
-    session.clear()
+    session.clear()  # the server-side row goes with it (ServerSessionInterface.save_session)
     return redirect(url_for("pages.login"))

@@ -83,7 +83,7 @@ def standard(standard_id: str):
 @pages.get("/standards/files/<name>/edit")
 @page("operations")
 def edit_file(name: str):
-    if not FILE_NAME.match(name):
+    if not FILE_NAME.fullmatch(name):
         return render_template("pages/error.html", status=404, title="No such file",
                                message="A standards file name looks like restaurant.yaml."), 404
     with runtime().db.read_session() as session:

@@ -38,7 +38,13 @@
   let source = null;
 
   // ---- small helpers ---------------------------------------------------------------------
-  const caseHref = (c) => "/cases/" + c.split("/").map(encodeURIComponent).join("/");
+  // As case_path in format.py: readable segments, but an id with an empty, "." or ".." segment
+  // (../../logout, /x) is encoded whole, or the browser would resolve it to another page.
+  const caseHref = (c) => {
+    const segments = c.split("/");
+    const whole = segments.some((s) => s === "" || s === "." || s === "..");
+    return "/cases/" + (whole ? encodeURIComponent(c) : segments.map(encodeURIComponent).join("/"));
+  };
   const field = (el, name) => el.querySelector(`[data-field="${name}"]`);
 
   function span(ms) {
