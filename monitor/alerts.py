@@ -111,12 +111,6 @@ def acknowledge(session: Session, alert_id: str, actor: str, note: str | None, n
     return alert_json(row), changes.flush()
 
 
-class ChannelError(Exception):
-    def __init__(self, message: str, retryable: bool) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-
-
 class Fanout:
     """Wakes whoever waits for alert changes (SSE streams, the outbox relay) when a commit made some.
 
