@@ -18,7 +18,6 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
 from urllib.parse import urlparse
 
 import paho.mqtt.client as paho

@@ -24,7 +24,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor import metrics
-from monitor.alerts import Fanout
+from monitor.alerts import Fanout, changes_after
 from monitor.notify.channel import Batch, Channel, ChannelError
 from monitor.store.db import TRANSIENT, Database
 from monitor.store.models import AlertAction, Notification, OutboxCursor
@@ -76,9 +76,7 @@ class OutboxRelay:
         if cursor is None:
             return 0
         with self.db.read_session() as session:
-            rows = session.execute(select(AlertAction.seq, AlertAction.action, AlertAction.alert)
-                                   .where(AlertAction.seq > cursor).order_by(AlertAction.seq).limit(self.batch)).all()
-        changes = [{"seq": seq, "action": action, "alert": alert} for seq, action, alert in rows]
+            changes = changes_after(session, cursor, self.batch)
         if not changes:
             return 0
         done = self._send(changes, now)

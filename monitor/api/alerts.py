@@ -8,9 +8,10 @@ from datetime import datetime, timezone
 from flask import Response, jsonify, request, stream_with_context
 from sqlalchemy import func, select
 
-from monitor.alerts import AlertError, acknowledge
+from monitor.alerts import AlertError, acknowledge, changes_after
 from monitor.api import api, current_identity, page, page_args, require, runtime
 from monitor.errors import ApiError
+from monitor.notify.channel import Batch
 from monitor.store.models import AlertAction, AlertRow
 from monitor.views import alert_json
 
@@ -53,6 +54,27 @@ def ack_alert(alert_id: str):
     return jsonify(alert)
 
 
+class SseChannel:
+    """The board's way out (one per open stream): a batch of changes becomes ``id:``/``event:``/``data:``
+    frames. Writing to the client cannot be retried from here: a gone client ends the stream and
+    its browser resumes with ``Last-Event-ID``."""
+
+    name = "sse"
+
+    def __init__(self) -> None:
+        self.frames: list[str] = []
+
+    def ready(self) -> bool:
+        return True
+
+    def send(self, batch: Batch) -> None:
+        self.frames += [f"id: {c['seq']}\nevent: alert\ndata: {json.dumps(c['alert'])}\n\n" for c in batch.changes]
+
+    def take(self) -> list[str]:
+        frames, self.frames = self.frames, []
+        return frames
+
+
 def _start_seq() -> int:
     """Resume after ``Last-Event-ID`` when the browser sends one, else start with what comes next."""
     value = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
@@ -73,16 +95,16 @@ def alert_stream():
 
     def frames():
         nonlocal last
+        channel = SseChannel()
         quiet_since = time.monotonic()
         yield "retry: 2000\n\n"
         while True:
             with rt.db.read_session() as session:
-                actions = session.execute(select(AlertAction.seq, AlertAction.alert).where(AlertAction.seq > last)
-                                          .order_by(AlertAction.seq).limit(500)).all()
-            for seq, alert in actions:
-                last = seq
-                yield f"id: {seq}\nevent: alert\ndata: {json.dumps(alert)}\n\n"
-            if actions:
+                changes = changes_after(session, last, 500)
+            if changes:
+                channel.send(Batch(id=f"sse:{changes[0]['seq']}-{changes[-1]['seq']}", changes=changes))
+                last = changes[-1]["seq"]
+                yield from channel.take()
                 quiet_since = time.monotonic()
                 continue
             if time.monotonic() - quiet_since > KEEPALIVE_S:

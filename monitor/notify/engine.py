@@ -34,7 +34,7 @@ from monitor.notify.config import NotifyConfig
 from monitor.notify.formats import ZoneOf
 from monitor.notify.receivers import EmailReceiver, WebhookReceiver
 from monitor.outbox import OutboxRelay
-from monitor.store.db import TRANSIENT, Database
+from monitor.store.db import Database
 from monitor.store.models import Notification, NotifyGroup, OutboxCursor
 
 log = logging.getLogger(__name__)
@@ -142,13 +142,13 @@ class Sender:
 
     def _claim(self, now: datetime) -> Notification | None:
         with self.db.session() as session:
-            due = session.scalar(select(Notification.id).where(
+            due = session.scalar(select(Notification.seq).where(
                 Notification.state == "pending", Notification.receiver == self.channel.name,
                 Notification.next_attempt_at <= now).order_by(Notification.next_attempt_at, Notification.seq).limit(1))
             if due is None:
                 return None
             claimed = session.execute(update(Notification).where(
-                Notification.id == due, Notification.state == "pending", Notification.next_attempt_at <= now)
+                Notification.seq == due, Notification.state == "pending", Notification.next_attempt_at <= now)
                 .values(next_attempt_at=now + self.claim_for, claimed_by=self.me,
                         attempts=Notification.attempts + 1)).rowcount
             return session.get(Notification, due) if claimed else None
