@@ -426,11 +426,11 @@ class Service:
 
 @contextmanager
 def fresh_service(ctx: "Context", broker: "Mosquitto", kind: str, name: str, standards: Path | None = None,
-                  note: str = "") -> Iterator[tuple[Service, "Db"]]:
+                  note: str = "", extra_env: dict[str, str] | None = None) -> Iterator[tuple[Service, "Db"]]:
     """A fresh ``kind`` database and the service on it, ready; both stopped and closed afterwards.
     ``service.ready_s`` is the start-up time."""
     url = sqlalchemy_url(kind, ctx.workdir, name)
-    service = Service(ctx.workdir, url, broker.url, standards or standards_dir(ctx.workdir), name)
+    service = Service(ctx.workdir, url, broker.url, standards or standards_dir(ctx.workdir), name, extra_env)
     db = Db(url)
     try:
         service.start()

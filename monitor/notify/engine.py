@@ -121,8 +121,9 @@ class Sender:
     """Delivers one receiver's messages through its channel, one at a time."""
 
     def __init__(self, db: Database, channel: Channel, owner: str, retry_for: timedelta, claim_for: timedelta,
-                 clock: Clock = utcnow, first_backoff: timedelta = timedelta(seconds=1)) -> None:
+                 clock: Clock = utcnow, first_backoff: timedelta = timedelta(seconds=1), batch: int = 20) -> None:
         self.db = db
+        self.batch = batch
         self.channel = channel
         self.me = owner
         self.retry_for = retry_for
@@ -140,38 +141,48 @@ class Sender:
                 Notification.receiver == self.channel.name, Notification.state == "pending",
                 Notification.claimed_by == self.me).values(next_attempt_at=self.clock(), claimed_by=None)).rowcount
 
-    def _claim(self, now: datetime) -> Notification | None:
+    def _claim(self, now: datetime) -> list[Notification]:
+        """Take up to ``batch`` due messages (one conditional UPDATE: another worker gets others)."""
         with self.db.session() as session:
-            due = session.scalar(select(Notification.seq).where(
+            due = session.scalars(select(Notification.seq).where(
                 Notification.state == "pending", Notification.receiver == self.channel.name,
-                Notification.next_attempt_at <= now).order_by(Notification.next_attempt_at, Notification.seq).limit(1))
-            if due is None:
-                return None
-            claimed = session.execute(update(Notification).where(
-                Notification.seq == due, Notification.state == "pending", Notification.next_attempt_at <= now)
-                .values(next_attempt_at=now + self.claim_for, claimed_by=self.me,
-                        attempts=Notification.attempts + 1)).rowcount
-            return session.get(Notification, due) if claimed else None
+                Notification.next_attempt_at <= now).order_by(Notification.next_attempt_at, Notification.seq)
+                .limit(self.batch)).all()
+            if not due:
+                return []
+            claimed = session.scalars(update(Notification).where(
+                Notification.seq.in_(due), Notification.state == "pending", Notification.next_attempt_at <= now)
+                .values(next_attempt_at=now + self.claim_for, claimed_by=self.me, attempts=Notification.attempts + 1)
+                .returning(Notification.seq)).all()
+            if not claimed:
+                return []
+            return session.scalars(select(Notification).where(Notification.seq.in_(claimed))
+                                   .order_by(Notification.seq).execution_options(populate_existing=True)).all()
 
     def step(self) -> int:
-        """Try one due message; return 1 when one was tried, 0 when none was due."""
-        message = self._claim(self.clock())
-        if message is None:
-            return 0
-        batch = Batch(id=message.id, changes=message.changes, group=message.labels, receiver=message.receiver)
-        error, retryable, retry_after = None, False, None
-        try:
-            self.channel.send(batch)
-        except ChannelError as exc:
-            error, retryable, retry_after = str(exc), exc.retryable, exc.retry_after
-        except Exception as exc:  # noqa: BLE001 - a bug in a format would fail every retry alike
-            log.exception("receiver %s: message %s could not be sent", self.channel.name, message.id)
-            error = f"{type(exc).__name__}: {exc}"
-        self._record(message, self.clock(), error, retryable, retry_after)
-        return 1
+        """Try the due messages (up to ``batch``); return how many were tried."""
+        messages = self._claim(self.clock())
+        outcomes = []
+        for message in messages:
+            batch = Batch(id=message.id, changes=message.changes, group=message.labels, receiver=message.receiver)
+            error, retryable, retry_after = None, False, None
+            try:
+                self.channel.send(batch)
+            except ChannelError as exc:
+                error, retryable, retry_after = str(exc), exc.retryable, exc.retry_after
+            except Exception as exc:  # noqa: BLE001 - a bug in a format would fail every retry alike
+                log.exception("receiver %s: message %s could not be sent", self.channel.name, message.id)
+                error = f"{type(exc).__name__}: {exc}"
+            outcomes.append(self._outcome(message, self.clock(), error, retryable, retry_after))
+        if outcomes:
+            # One transaction for the batch's results: a crash before it only means sending again.
+            with self.db.session() as session:
+                for message, values in zip(messages, outcomes):
+                    session.execute(update(Notification).where(Notification.seq == message.seq).values(**values))
+        return len(messages)
 
-    def _record(self, message: Notification, now: datetime, error: str | None, retryable: bool,
-                retry_after: float | None) -> None:
+    def _outcome(self, message: Notification, now: datetime, error: str | None, retryable: bool,
+                 retry_after: float | None) -> dict[str, Any]:
         values: dict[str, Any] = {"claimed_by": None, "last_error": error[:2000] if error else message.last_error,
                                   "history": [*message.history, {"at": now.isoformat(), "error": error}][-HISTORY:]}
         if error is None:
@@ -190,8 +201,7 @@ class Sender:
             metrics.NOTIFY_FAILED.labels(self.channel.name).inc()
             why = "permanent error" if not retryable else f"still failing after {self.retry_for}"
             log.error("receiver %s: message %s failed (%s): %s", self.channel.name, message.id, why, error)
-        with self.db.session() as session:
-            session.execute(update(Notification).where(Notification.id == message.id).values(**values))
+        return values
 
     def next_attempt(self) -> datetime | None:
         with self.db.read_session() as session:
@@ -238,8 +248,9 @@ class Notifier:
         self.clock = clock
         self.router = Router(db, config, clock)
         self.relay = OutboxRelay(db, self.router, fanout, owner=owner)
-        claim_for = config.timeout * 2 + timedelta(seconds=5)
-        self.senders = {c.name: Sender(db, c, owner, config.retry_for, claim_for, clock, first_backoff)
+        batch = 20
+        claim_for = config.timeout * (batch + 1) + timedelta(seconds=5)  # longer than a batch of time-outs
+        self.senders = {c.name: Sender(db, c, owner, config.retry_for, claim_for, clock, first_backoff, batch)
                         for c in (receivers if receivers is not None else channels(config, zone_of))}
 
     def prepare(self) -> None:
