@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
 
 from bench.common import (BenchError, Context, Mosquitto, Publisher, Result, free_port, fresh_service, payload_file,
                           percentile, progress, wait_count)
@@ -26,26 +28,51 @@ WITHIN_S = 600.0  # call-ticket's ``within``
 TARGET_P99_MS = 1000.0
 
 
-class Receiver:
-    """A webhook receiver on loopback: alert id → (arrival epoch, alert JSON) of its first delivery."""
+@dataclass
+class Hit:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float  # time.time() when the request had arrived
+    status: int = 0
 
-    def __init__(self) -> None:
-        self.arrivals: dict[str, tuple[float, dict]] = {}
-        self.messages = 0
-        lock = threading.Lock()
-        receiver = self
+    @property
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+@dataclass
+class HookServer:
+    """A webhook receiver on loopback, ``http.server`` in a thread (the tests' too). ``answers`` are the statuses of the first requests, in order;
+    after them every request gets ``200``. ``before_answer`` runs between reading a request and
+    answering it (a test can kill the service there)."""
+
+    answers: list[int] = field(default_factory=list)
+    before_answer: Callable[[Hit], None] | None = None
+    hits: list[Hit] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        server = self
+        self.lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                arrived = time.time()
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                with lock:
-                    receiver.messages += 1
-                    for alert in body["alerts"]:
-                        receiver.arrivals.setdefault(alert["id"], (arrived, alert))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                hit = Hit(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time())
+                with server.lock:
+                    hit.status = server.answers.pop(0) if server.answers else 200
+                    server.hits.append(hit)
+                if server.before_answer is not None:
+                    server.before_answer(hit)
+                reply = b'{"errcode": 0, "errmsg": "ok"}' if hit.status == 200 else b'{"error": "try later"}'
+                try:
+                    self.send_response(hit.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(reply)))
+                    self.end_headers()
+                    self.wfile.write(reply)
+                except OSError:  # the client is gone (killed): nothing to answer
+                    pass
 
             def log_message(self, *args) -> None:
                 pass
@@ -54,7 +81,21 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.port}/hook"
         self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def arrivals(self) -> dict[str, tuple[float, dict]]:
+        """Alert id → (arrival epoch, alert JSON) of its first delivery in a ``json`` message."""
+        first: dict[str, tuple[float, dict]] = {}
+        for hit in self.delivered():
+            for alert in hit.json["alerts"]:
+                first.setdefault(alert["id"], (hit.at, alert))
+        return first
+
+    def delivered(self) -> list[Hit]:
+        """Requests answered 200."""
+        with self.lock:
+            return [h for h in self.hits if h.status == 200]
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -66,7 +107,7 @@ def _epoch(value: str) -> float:
 
 
 def _measure(ctx: Context, kind: str, count: int, spread: float) -> dict:
-    receiver = Receiver()
+    receiver = HookServer()
     config = ctx.workdir / f"notify-{kind}.yaml"
     config.write_text(f"""\
 notify:
@@ -93,15 +134,15 @@ notify:
             if stored_at > first_due:
                 raise BenchError(f"ingestion took longer than the lead: clocks stored {stored_at - first_due:.1f}s after the first was due")
             deadline = first_due + spread + 60
-            while len(receiver.arrivals) < count and time.time() < deadline:
+            while len(receiver.arrivals()) < count and time.time() < deadline:
                 time.sleep(0.1)
-            arrivals = dict(receiver.arrivals)
+            arrivals = receiver.arrivals()
             delivered_log = db.scalar("SELECT count(*) FROM notifications WHERE state = 'delivered'")
     finally:
         receiver.close()
     return {"opened": [(t - _epoch(a["opened_at"])) * 1000 for t, a in arrivals.values()],
             "due": [(t - _epoch(a["due_at"])) * 1000 for t, a in arrivals.values()],
-            "delivered": len(arrivals), "messages": receiver.messages, "logged": delivered_log, "expected": count}
+            "delivered": len(arrivals), "messages": len(receiver.hits), "logged": delivered_log, "expected": count}
 
 
 def run(ctx: Context) -> list[Result]:

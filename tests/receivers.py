@@ -1,84 +1,13 @@
 """Real receivers on loopback for the notification tests: an HTTP webhook server and an SMTP server."""
 from __future__ import annotations
 
-import json
-import threading
-import time
-from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
 from aiosmtpd.controller import Controller
 
+from bench.notify import HookServer  # noqa: F401 - the webhook receiver the benchmark times with
 from tests.conftest import free_port
-
-
-@dataclass
-class Hit:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    at: float  # time.time() when the request had arrived
-    status: int = 0
-
-    @property
-    def json(self) -> dict:
-        return json.loads(self.body)
-
-
-@dataclass
-class HookServer:
-    """``http.server`` in a thread. ``answers`` are the statuses of the first requests, in order;
-    after them every request gets ``200``. ``before_answer`` runs between reading a request and
-    answering it (a test can kill the service there)."""
-
-    answers: list[int] = field(default_factory=list)
-    before_answer: Callable[[Hit], None] | None = None
-    hits: list[Hit] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        server = self
-        self.lock = threading.Lock()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                hit = Hit(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time())
-                with server.lock:
-                    hit.status = server.answers.pop(0) if server.answers else 200
-                    server.hits.append(hit)
-                if server.before_answer is not None:
-                    server.before_answer(hit)
-                reply = b'{"errcode": 0, "errmsg": "ok"}' if hit.status == 200 else b'{"error": "try later"}'
-                try:
-                    self.send_response(hit.status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(reply)))
-                    self.end_headers()
-                    self.wfile.write(reply)
-                except OSError:  # the client is gone (killed): nothing to answer
-                    pass
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def delivered(self) -> list[Hit]:
-        """Requests answered 200."""
-        with self.lock:
-            return [h for h in self.hits if h.status == 200]
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 class _Inbox:
