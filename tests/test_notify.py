@@ -366,3 +366,31 @@ def test_the_delivery_log_lists_messages_newest_first_for_operations(runtime, cl
     assert 'smartmon_notifications_sent_total{receiver="phones"}' in metrics_text
     assert 'smartmon_notifications_failed_total{receiver="phones"}' in metrics_text
     server.close()
+
+
+def test_a_restart_without_a_receiver_fails_its_pending_messages_saying_why(runtime):
+    server = HookServer(answers=[503])
+    old = notifier_for(runtime, {"receivers": [hook("old", server.url)],
+                                 "routes": [{"receiver": "old", "group_wait": "0s"}]}, Clock(T))
+    breach(runtime, "t1")
+    old.step()
+    assert old.senders["old"].step() == 1  # 503: pending, to be retried
+    notifier_for(runtime, {"receivers": [hook("new", server.url)], "routes": [{"receiver": "new"}]}, Clock(T + S))
+    [message] = messages(runtime)
+    assert (message.state, message.last_error) == ("failed", "its receiver is no longer configured")
+    server.close()
+
+
+def test_changes_made_while_notifications_were_off_longer_than_retry_for_are_not_sent(runtime):
+    server = HookServer()
+    config = {"retry_for": "1h", "receivers": [hook("phones", server.url)],
+              "routes": [{"receiver": "phones", "group_wait": "0s"}]}
+    notifier_for(runtime, config, Clock(T)).step()
+    breach(runtime, "t1", now=T + timedelta(minutes=10))  # the service ran without notify meanwhile
+    later = notifier_for(runtime, config, Clock(T + timedelta(hours=2)))
+    later.step()
+    assert messages(runtime) == []
+    breach(runtime, "t2", now=T + timedelta(hours=2))
+    later.step()
+    assert [m.changes[0]["alert"]["case"] for m in messages(runtime)] == ["t2"]
+    server.close()

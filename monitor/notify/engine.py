@@ -30,12 +30,12 @@ from monitor import metrics
 from monitor.alerts import Fanout
 from monitor.notify import routing
 from monitor.notify.channel import Batch, Channel, ChannelError
-from monitor.notify.config import NotifyConfig
+from monitor.notify.config import RESERVED, NotifyConfig
 from monitor.notify.formats import ZoneOf
 from monitor.notify.receivers import EmailReceiver, WebhookReceiver
 from monitor.outbox import OutboxRelay
 from monitor.store.db import Database
-from monitor.store.models import Notification, NotifyGroup, OutboxCursor
+from monitor.store.models import AlertAction, Notification, NotifyGroup, OutboxCursor
 
 log = logging.getLogger(__name__)
 HISTORY = 20  # attempts kept per message
@@ -246,6 +246,7 @@ class Notifier:
         self.db = db
         self.fanout = fanout
         self.clock = clock
+        self.config = config
         self.router = Router(db, config, clock)
         self.relay = OutboxRelay(db, self.router, fanout, owner=owner)
         batch = 20
@@ -254,7 +255,24 @@ class Notifier:
                         for c in (receivers if receivers is not None else channels(config, zone_of))}
 
     def prepare(self) -> None:
+        """At start: the routes cursor, claims a crash left, and what the configuration dropped."""
         self.relay.start_at_the_end()
+        now = self.clock()
+        with self.db.session() as session:
+            # Notifications switched off for longer than retry_for: old changes are no news.
+            newest = session.scalar(select(func.max(AlertAction.seq))) or 0
+            skipped = session.execute(update(OutboxCursor).where(
+                OutboxCursor.channel == self.router.name, OutboxCursor.lease_until < now - self.config.retry_for,
+                OutboxCursor.seq < newest).values(seq=newest)).rowcount
+            if skipped:
+                log.warning("notifications were off for longer than notify.retry_for: alert changes made "
+                            "meanwhile are not sent")
+            gone = session.execute(update(Notification).where(
+                Notification.state == "pending", Notification.receiver.not_in([*self.senders, *RESERVED]))
+                .values(state="failed", next_attempt_at=None, last_error="its receiver is no longer configured")
+                ).rowcount
+            if gone:
+                log.warning("%d pending messages failed: their receivers are no longer configured", gone)
         for sender in self.senders.values():
             sender.release_claims()
 
