@@ -276,12 +276,12 @@ class Notifier:
         for sender in self.senders.values():
             sender.release_claims()
 
-    def step(self, now: datetime | None = None) -> int:
+    def step(self) -> int:
         """Group new changes and flush due groups (only while holding the routes lease)."""
-        now = now or self.clock()
-        routed = self.relay.step(now)
+        routed = self.relay.step(self.clock())
         if self.relay.holding:
-            for receiver in self.router.flush(now):
+            # read the clock again: a group_wait of 0s made a group due just now, while routing
+            for receiver in self.router.flush(self.clock()):
                 self.senders[receiver].wake.set()
         return routed
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from monitor.api import runtime
 from monitor.store.models import DeadLetter, Notification
-from monitor.views import dead_letter_json, notification_json
+from monitor.views import dead_letter_json, iso, notification_json
 from monitor.web import pages
 from monitor.web.security import page
 
@@ -81,4 +81,5 @@ def dead_letters():
 
 def _notification(row: Notification) -> dict:
     """The API's item, with the group and the alerts themselves for the page."""
-    return {**notification_json(row), "group": row.labels, "changes": [c["alert"] for c in row.changes]}
+    return {**notification_json(row), "group": row.labels, "changes": [c["alert"] for c in row.changes],
+            "next_attempt_at": iso(row.next_attempt_at) if row.state == "pending" else None}
