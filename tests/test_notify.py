@@ -105,12 +105,13 @@ def test_no_route_matching_means_no_message():
      "notify.routes[0].group_wait: bad duration"),
     ({"smtp": {"host": "127.0.0.1", "from": "nobody"}}, "notify.smtp.from: must be an e-mail address"),
     ({"smpt": {}}, "unknown configuration key 'notify.smpt'"),
+    ({"smtp": {"host": "h", "from": "a@b.c", "password": 123456}}, "notify.smtp.password: must be text"),
 ])
 def test_an_invalid_notify_section_names_the_key_that_is_wrong(notify, message):
     with pytest.raises(ConfigError) as raised:
         Config.load(overrides={"notify": notify})
     assert str(raised.value).startswith(message)
-    assert "\n" not in str(raised.value)
+    assert "\n" not in str(raised.value) and "123456" not in str(raised.value)  # one line, no secret
 
 
 def test_the_service_refuses_to_start_with_one_line_naming_the_key(tmp_path):

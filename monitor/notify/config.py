@@ -101,11 +101,11 @@ def _mapping(value: Any, key: str, allowed: tuple[str, ...]) -> Mapping[str, Any
     return value
 
 
-def _text(value: Any, key: str, *, required: bool = True) -> str:
+def _text(value: Any, key: str, *, required: bool = True, secret: bool = False) -> str:
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
-        _fail(key, f"must be text, not {value!r}")
+        _fail(key, "must be text" if secret else f"must be text, not {value!r}")  # a secret is never echoed
     return value
 
 
@@ -155,7 +155,7 @@ def _smtp(value: Mapping[str, Any]) -> Smtp | None:
         _fail(f"{key}.starttls", "choose starttls (upgrade a plain connection) or ssl (TLS from the start), not both")
     return Smtp(_text(value["host"], f"{key}.host"), port, sender.strip(), starttls, ssl,
                 _text(value.get("username", ""), f"{key}.username", required=False),
-                _text(value.get("password", ""), f"{key}.password", required=False))
+                _text(value.get("password", ""), f"{key}.password", required=False, secret=True))
 
 
 def _receiver(value: Any, key: str, smtp: Smtp | None) -> Receiver:
@@ -169,7 +169,7 @@ def _receiver(value: Any, key: str, smtp: Smtp | None) -> Receiver:
         _fail(key, "give exactly one of webhook or email")
     if "webhook" in value:
         hook = _mapping(value["webhook"], f"{key}.webhook", ("url", "format", "secret"))
-        url = _text(hook.get("url"), f"{key}.webhook.url")
+        url = _text(hook.get("url"), f"{key}.webhook.url", secret=True)  # robots' keys live in their URLs
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             _fail(f"{key}.webhook.url", "must be an http:// or https:// URL")
@@ -177,7 +177,7 @@ def _receiver(value: Any, key: str, smtp: Smtp | None) -> Receiver:
         if fmt not in FORMATS:
             _fail(f"{key}.webhook.format", f"must be one of {', '.join(FORMATS)}, not {fmt!r}")
         return Receiver(name, webhook=Webhook(url, fmt, _text(hook.get("secret", ""), f"{key}.webhook.secret",
-                                                                required=False)))
+                                                                required=False, secret=True)))
     mail = _mapping(value["email"], f"{key}.email", ("to",))
     to = _strings(mail.get("to"), f"{key}.email.to")
     for address in to:
