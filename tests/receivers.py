@@ -5,6 +5,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from bench.notify import HookServer  # noqa: F401 - the webhook receiver the benchmark times with
 from tests.conftest import free_port
@@ -22,12 +23,20 @@ class _Inbox:
 
 
 class SmtpSink:
-    """aiosmtpd on a free loopback port, keeping every message it receives."""
+    """aiosmtpd on a free loopback port, keeping every message it receives; with ``login`` set to
+    ``(user, password)`` it asks for that login (over plain SMTP: loopback only)."""
 
-    def __init__(self) -> None:
+    def __init__(self, login: tuple[str, str] | None = None) -> None:
         self.inbox = _Inbox()
         self.port = free_port()
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        options = {}
+        if login is not None:
+            def authenticator(server, session, envelope, mechanism, auth_data) -> AuthResult:
+                given = (auth_data.login.decode(), auth_data.password.decode())
+                return AuthResult(success=given == login, handled=False)  # not handled: aiosmtpd answers 535
+
+            options = {"authenticator": authenticator, "auth_require_tls": False, "auth_required": True}
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, **options)
         self.controller.start()
 
     @property

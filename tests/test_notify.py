@@ -294,6 +294,31 @@ def test_the_escalation_reaches_the_branch_manager_by_email(runtime):
     board.close()
 
 
+def test_email_logs_in_when_told_and_a_refused_login_fails_for_good(runtime):
+    smtp = SmtpSink(login=("smartmon", "right"))
+    clock = Clock(T)
+
+    def config(password: str) -> dict:
+        return {"smtp": {"host": "127.0.0.1", "port": smtp.port, "from": "smartmon@example.com",
+                         "username": "smartmon", "password": password},
+                "receivers": [{"name": "manager", "email": {"to": ["manager@example.com"]}}],
+                "routes": [{"receiver": "manager", "group_by": ["case"], "group_wait": "0s"}]}
+
+    notifier = notifier_for(runtime, config("right"), clock)
+    breach(runtime, "t1")
+    notifier.step()
+    assert notifier.senders["manager"].step() == 1
+    assert len(smtp.messages) == 1
+    wrong = notifier_for(runtime, config("wrong"), clock)
+    breach(runtime, "t2")
+    wrong.step()
+    assert wrong.senders["manager"].step() == 1
+    failed = [m for m in messages(runtime) if m.state == "failed"]
+    assert len(failed) == 1 and "answered 535" in failed[0].last_error and "wrong" not in failed[0].last_error
+    assert len(smtp.messages) == 1
+    smtp.close()
+
+
 # -- isolation ------------------------------------------------------------------------------------
 def test_a_receiver_that_refuses_connections_never_delays_another(runtime):
     up = HookServer()
