@@ -17,7 +17,7 @@ from monitor.notify.engine import Notifier
 from monitor.notify.routing import route_for
 from monitor.store.models import AlertRow, Notification
 from tests.conftest import free_port, send, wait_for
-from tests.receivers import HookServer, SmtpSink
+from tests.receivers import HookServer, SmtpSink, loopback_certificate
 
 T = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 S = timedelta(seconds=1)
@@ -315,6 +315,22 @@ def test_email_logs_in_when_told_and_a_refused_login_fails_for_good(runtime):
     assert wrong.senders["manager"].step() == 1
     failed = [m for m in messages(runtime) if m.state == "failed"]
     assert len(failed) == 1 and "answered 535" in failed[0].last_error and "wrong" not in failed[0].last_error
+    assert len(smtp.messages) == 1
+    smtp.close()
+
+
+def test_email_upgrades_with_starttls_before_logging_in(runtime, tmp_path, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", "")  # restored after the test; loopback_certificate sets it
+    smtp = SmtpSink(login=("smartmon", "right"), tls=loopback_certificate(tmp_path))
+    notifier = notifier_for(runtime, {
+        "smtp": {"host": "127.0.0.1", "port": smtp.port, "from": "smartmon@example.com", "starttls": True,
+                 "username": "smartmon", "password": "right"},
+        "receivers": [{"name": "manager", "email": {"to": ["manager@example.com"]}}],
+        "routes": [{"receiver": "manager", "group_wait": "0s"}]}, Clock(T))
+    breach(runtime, "t1")
+    notifier.step()
+    assert notifier.senders["manager"].step() == 1
+    assert [m.state for m in messages(runtime)] == ["delivered"], messages(runtime)[0].last_error
     assert len(smtp.messages) == 1
     smtp.close()
 
