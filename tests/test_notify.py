@@ -174,6 +174,25 @@ def test_twelve_breaches_at_one_site_in_a_lunch_rush_are_one_message(runtime):
     server.close()
 
 
+def test_quiet_empty_groups_are_forgotten(runtime):
+    from monitor.store.models import NotifyGroup
+
+    server = HookServer()
+    clock = Clock(T)
+    notifier = notifier_for(runtime, {"receivers": [hook("phones", server.url)], "routes": [
+        {"receiver": "phones", "group_by": ["case"], "group_wait": "0s", "group_interval": "1m"}]}, clock)
+    breach(runtime, "t1")
+    breach(runtime, "t2")
+    notifier.step()
+    with runtime.db.session() as session:
+        assert session.query(NotifyGroup).count() == 2
+    assert notifier.router.prune(T + 60 * S) == 0  # within group_interval: still the same group
+    assert notifier.router.prune(T + 61 * S) == 2
+    with runtime.db.session() as session:
+        assert session.query(NotifyGroup).count() == 0
+    server.close()
+
+
 def test_without_send_resolved_only_openings_are_sent(runtime):
     server = HookServer()
     clock = Clock(T)

@@ -24,7 +24,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from monitor import metrics
 from monitor.alerts import Fanout
@@ -39,6 +39,7 @@ from monitor.store.models import AlertAction, Notification, NotifyGroup, OutboxC
 
 log = logging.getLogger(__name__)
 HISTORY = 20  # attempts kept per message
+PRUNE_EVERY = timedelta(minutes=1)
 MAX_BACKOFF = timedelta(minutes=5)
 Clock = Callable[[], datetime]
 
@@ -111,6 +112,14 @@ class Router:
                                          created_at=now, next_attempt_at=now, claimed_by=None, delivered_at=None))
                 receivers.add(group.receiver)
         return receivers
+
+    def prune(self, now: datetime) -> int:
+        """Forget groups with nothing waiting that have been quiet for longer than any route's
+        group_interval: the timing rule treats them as new anyway (group_by [case] makes one a case)."""
+        quiet_since = now - max((r.group_interval for r in self.config.routes), default=timedelta(0))
+        with self.db.session() as session:
+            return session.execute(delete(NotifyGroup).where(NotifyGroup.flush_at.is_(None),
+                                                             NotifyGroup.last_sent_at < quiet_since)).rowcount
 
     def next_flush(self) -> datetime | None:
         with self.db.read_session() as session:
@@ -247,6 +256,7 @@ class Notifier:
         self.fanout = fanout
         self.clock = clock
         self.config = config
+        self._pruned_at: datetime | None = None
         self.router = Router(db, config, clock)
         self.relay = OutboxRelay(db, self.router, fanout, owner=owner)
         batch = 20
@@ -281,8 +291,12 @@ class Notifier:
         routed = self.relay.step(self.clock())
         if self.relay.holding:
             # read the clock again: a group_wait of 0s made a group due just now, while routing
-            for receiver in self.router.flush(self.clock()):
+            now = self.clock()
+            for receiver in self.router.flush(now):
                 self.senders[receiver].wake.set()
+            if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+                self.router.prune(now)
+                self._pruned_at = now
         return routed
 
     def run_router(self, stop: threading.Event) -> None:
