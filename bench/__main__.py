@@ -28,6 +28,7 @@ BENCHMARKS = {
     "reports": ("bench.reports", "4. compliance reports over 1,000,000 clocks"),
     "memory": ("bench.memory", "5. memory per open clock, start-up time"),
     "replay": ("bench.replay", "6. replay of the bank call-centre month"),
+    "notify": ("bench.notify", "7. alert opening to webhook delivery, 500 alerts"),
 }
 
 

@@ -197,11 +197,12 @@ def standards_dir(workdir: Path, extra: Iterable[Path] = ()) -> Path:
 
 @contextmanager
 def fresh_service(ctx: "Context", broker: "Mosquitto", kind: str, name: str, standards: Path | None = None,
-                  note: str = "") -> Iterator[tuple[Service, "Db"]]:
+                  note: str = "", extra_env: dict[str, str] | None = None) -> Iterator[tuple[Service, "Db"]]:
     """A fresh ``kind`` database and the service on it, ready; both stopped and closed afterwards.
     ``service.ready_s`` is the start-up time."""
     url = sqlalchemy_url(kind, ctx.workdir, name)
-    service = Service(ctx.workdir, broker.url, url, name=name, standards=standards or standards_dir(ctx.workdir))
+    service = Service(ctx.workdir, broker.url, url, name=name, standards=standards or standards_dir(ctx.workdir),
+                      extra_env=extra_env)
     db = Db(url)
     try:
         service.start(wait_healthy=False).wait_ready(timeout=120)

@@ -64,6 +64,7 @@ def run(host: str | None, port: int | None) -> None:
     if config.get("mqtt.enabled"):
         runtime.start_mqtt()
     runtime.start_scheduler()
+    runtime.start_notify()
     runtime.start_standards_refresh()
     simulator = _start_simulator(config) if config.get("simulator.enabled") else None
     try:
@@ -123,6 +124,7 @@ def worker(worker_id: str) -> None:
     runtime.start_mqtt(client_id=f"smartmon-worker-{worker_id}",
                        shared_group=config.get("mqtt.shared_group") or "smartmon")
     runtime.start_scheduler()
+    runtime.start_notify(owner=f"smartmon-worker-{worker_id}")
     runtime.start_standards_refresh()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

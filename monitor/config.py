@@ -35,7 +35,14 @@ DEFAULTS: dict[str, Any] = {
     "standards": {"dir": "standards", "reload_interval": "2s"},
     "ingest": {"max_future_skew": "5m", "max_payload_bytes": 262144, "max_batch": 1000, "commit_batch": 500},
     "engine": {"clock_skew_tolerance": "30s"},
-    "scheduler": {"max_wait": "1s", "enabled": True},
+    "scheduler": {"max_wait": "1s", "enabled": True, "park_for": "1m"},
+    "notify": {
+        "smtp": {"host": "", "port": 25, "from": "", "starttls": False, "ssl": False, "username": "", "password": ""},
+        "receivers": [],
+        "routes": [],
+        "retry_for": "1h",
+        "timeout": "10s",
+    },
     "web": {"host": "127.0.0.1", "port": 8080, "secret_key": "", "secure_cookies": False,
             "session_lifetime": "30d", "trusted_proxies": 0, "max_streams_per_client": 8},
     "default_timezone": "UTC",
@@ -105,6 +112,12 @@ class Config:
         self.values = values
         self.source = source
         self.sites = self._sites()
+        from monitor.notify.config import NotifyConfigError, parse_notify
+
+        try:
+            self.notify = parse_notify(self.get("notify"))
+        except NotifyConfigError as exc:
+            raise ConfigError(str(exc)) from None
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None,

@@ -18,7 +18,6 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
 from urllib.parse import urlparse
 
 import paho.mqtt.client as paho
@@ -26,18 +25,16 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from monitor import metrics
-from monitor.alerts import ChannelError
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-
 from monitor.ingest import EVENTS, STATUS, Delivery, Ingestor
+from monitor.notify.channel import Batch, ChannelError
+from monitor.store.db import TRANSIENT
 
 log = logging.getLogger(__name__)
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 #: Payload bytes committed in one transaction at most (about 2,000 events of a typical size).
 BATCH_BYTES = 512 * 1024
-#: Errors that say the database is away for now, not that the message is bad.
-TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+#: How long a batch of alert changes may wait for the broker's PUBACKs.
+PUBACK_TIMEOUT_S = 5.0
 
 
 def parse_url(url: str) -> tuple[str, int]:
@@ -248,18 +245,31 @@ class MqttBridge:
     def ready(self) -> bool:
         return self.connected.is_set()
 
-    def send(self, change: dict[str, Any]) -> Callable[[float], bool]:
-        """Publish an alert change to ``P/{site}/alerts`` (QoS 1); the waiter reports the PUBACK."""
-        alert = change["alert"]
-        info = self.client.publish(f"{self.prefix}/{alert['site']}/alerts", json.dumps(alert), qos=1)
-        if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
-            raise ChannelError(f"publish failed: {paho.error_string(info.rc)}", retryable=True)
+    def send(self, batch: Batch) -> None:
+        """Publish each change to ``P/{site}/alerts`` (QoS 1) and wait for the broker's PUBACKs."""
+        sent = []
+        for change in batch.changes:
+            alert = change["alert"]
+            info = self.client.publish(f"{self.prefix}/{alert['site']}/alerts", json.dumps(alert), qos=1)
+            if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
+                # too large for the broker will never pass; a full queue or a lost connection may
+                raise ChannelError(f"publish failed: {paho.error_string(info.rc)}",
+                                   retryable=info.rc != paho.MQTT_ERR_PAYLOAD_SIZE, delivered=self._acked(sent))
+            sent.append(info)
+        acked = self._acked(sent)
+        if acked < len(sent):
+            raise ChannelError(f"the broker acknowledged {acked} of {len(sent)} alert changes within "
+                               f"{PUBACK_TIMEOUT_S:g}s", retryable=True, delivered=acked)
 
-        def delivered_within(timeout: float) -> bool:
+    @staticmethod
+    def _acked(sent: list) -> int:
+        """How many leading publishes the broker acknowledged within PUBACK_TIMEOUT_S."""
+        deadline = time.monotonic() + PUBACK_TIMEOUT_S
+        for count, info in enumerate(sent):
             try:
-                info.wait_for_publish(timeout)
+                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
             except (RuntimeError, ValueError):  # the connection went away meanwhile
-                return False
-            return info.is_published()
-
-        return delivered_within
+                return count
+            if not info.is_published():
+                return count
+        return len(sent)

@@ -1,37 +1,37 @@
 """Relaying alert changes to channels from the ``alert_actions`` log (the transactional outbox).
 
 Publishing straight after commit loses what a crash catches in a client's memory. Instead a relay
-reads the log past its channel's cursor, publishes, waits for the broker's acknowledgements, and
-only then moves the cursor — at least once, across restarts. One process relays at a time (a
-lease in ``outbox_cursors``), so several workers do not each publish every change.
+reads the log past its channel's cursor, hands the batch to the channel (monitor/notify/channel.py),
+and only once the channel has it moves the cursor — at least once, across restarts. One process
+relays a channel at a time (a lease in ``outbox_cursors``), so several workers do not each publish
+every change.
+
+A channel's error says whether a retry can help. A retryable one (the broker is away) backs off
+and sends the same changes again; a permanent one must not hold the cursor forever, so the batch is
+sent again change by change, and a change refused for good is recorded in the delivery log as a
+failed message of that channel, counted, and skipped.
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
+import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Protocol
+from typing import Any, Sequence
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from monitor.alerts import ChannelError, Fanout
-from monitor.store.db import Database
-from monitor.store.models import AlertAction, OutboxCursor
+from monitor import metrics
+from monitor.alerts import Fanout, changes_after
+from monitor.notify.channel import Batch, Channel, ChannelError
+from monitor.store.db import TRANSIENT, Database
+from monitor.store.models import AlertAction, Notification, OutboxCursor
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=15)
-
-
-class Channel(Protocol):
-    name: str
-
-    def ready(self) -> bool:
-        """Whether sending can succeed now (e.g. the MQTT connection is up)."""
-
-    def send(self, change: dict[str, Any]) -> Callable[[float], bool]:
-        """Start sending; return a waiter that says, within a timeout, whether it was delivered.
-        Raise :class:`ChannelError` when it cannot even be started."""
+MAX_BACKOFF = 30.0
 
 
 class OutboxRelay:
@@ -43,6 +43,9 @@ class OutboxRelay:
         self.fanout = fanout
         self.batch = batch
         self.me = owner
+        self.holding = False
+        self._delay = 0.0
+        self._retry_at = 0.0  # time.monotonic() before which a backed-off channel is not tried
 
     def start_at_the_end(self) -> None:
         """First start of a channel: begin with what happens from now on, not the whole history."""
@@ -61,33 +64,87 @@ class OutboxRelay:
                     or_(OutboxCursor.owner == self.me, OutboxCursor.owner.is_(None),
                         OutboxCursor.lease_until < now))
                 .values(owner=self.me, lease_until=now + LEASE).returning(OutboxCursor.seq)).scalar()
+        self.holding = claimed is not None
         return claimed
 
     def step(self, now: datetime | None = None) -> int:
-        """Relay one batch; return how many changes were delivered."""
-        if not self.channel.ready():
+        """Relay one batch; return how many changes were handled (delivered or skipped for good)."""
+        now = now or datetime.now(timezone.utc)
+        if time.monotonic() < self._retry_at or not self.channel.ready():
             return 0
-        cursor = self._claim(now or datetime.now(timezone.utc))
+        cursor = self._claim(now)
         if cursor is None:
             return 0
         with self.db.read_session() as session:
-            actions = session.execute(select(AlertAction.seq, AlertAction.alert).where(AlertAction.seq > cursor)
-                                      .order_by(AlertAction.seq).limit(self.batch)).all()
-        delivered, count = cursor, 0
-        try:
-            waiters = [(seq, self.channel.send({"seq": seq, "alert": alert})) for seq, alert in actions]
-            for seq, delivered_within in waiters:
-                if not delivered_within(5.0):
-                    break
-                delivered, count = seq, count + 1
-        except ChannelError as exc:
-            log.warning("alert channel %s: %s", self.channel.name, exc)
-        if count:
+            changes = changes_after(session, cursor, self.batch)
+        if not changes:
+            return 0
+        done = self._send(changes, now)
+        if done:
             with self.db.session() as session:
                 session.execute(update(OutboxCursor).where(OutboxCursor.channel == self.channel.name,
                                                            OutboxCursor.owner == self.me)
-                                .values(seq=delivered))
-        return count
+                                .values(seq=changes[done - 1]["seq"]))
+        return done
+
+    def _send(self, changes: list[dict[str, Any]], now: datetime) -> int:
+        """How many leading changes the channel took or refused for good."""
+        try:
+            self.channel.send(_batch(self.channel.name, changes))
+        except TRANSIENT:
+            raise
+        except ChannelError as exc:
+            done = max(0, min(exc.delivered, len(changes)))
+            metrics.NOTIFY_SENT.labels(self.channel.name).inc(done)
+            if exc.retryable:
+                self._back_off(exc, done, len(changes))
+                return done
+            return done + self._one_by_one(changes[done:], now)
+        except Exception:  # noqa: BLE001 - a bug on one change must not stop the channel
+            log.exception("alert channel %s failed on a batch of %d changes; sending them one by one",
+                          self.channel.name, len(changes))
+            return self._one_by_one(changes, now)
+        metrics.NOTIFY_SENT.labels(self.channel.name).inc(len(changes))
+        self._delay = 0.0
+        return len(changes)
+
+    def _one_by_one(self, changes: Sequence[dict[str, Any]], now: datetime) -> int:
+        for done, change in enumerate(changes):
+            try:
+                self.channel.send(_batch(self.channel.name, [change]))
+            except TRANSIENT:
+                raise
+            except ChannelError as exc:
+                if exc.retryable:
+                    self._back_off(exc, done, len(changes))
+                    return done
+                self._skip(change, str(exc), now)
+            except Exception as exc:  # noqa: BLE001 - the same change would fail forever
+                log.exception("alert channel %s failed on change %s", self.channel.name, change["seq"])
+                self._skip(change, f"{type(exc).__name__}: {exc}", now)
+            else:
+                metrics.NOTIFY_SENT.labels(self.channel.name).inc()
+        return len(changes)
+
+    def _back_off(self, exc: ChannelError, done: int, total: int) -> None:
+        self._delay = min(MAX_BACKOFF, max(0.5, self._delay * 2, exc.retry_after or 0.0))
+        self._retry_at = time.monotonic() + self._delay
+        metrics.NOTIFY_RETRIED.labels(self.channel.name).inc()
+        log.warning("alert channel %s: %s (%d of %d changes sent); retrying in %.1fs", self.channel.name, exc,
+                    done, total, self._delay)
+
+    def _skip(self, change: dict[str, Any], error: str, now: datetime) -> None:
+        """Record a change the channel refuses for good, so the cursor can pass it."""
+        alert = change.get("alert") or {}
+        log.error("alert channel %s refused change %s of alert %s for good: %s; skipped", self.channel.name,
+                  change["seq"], alert.get("id"), error)
+        metrics.CHANGES_SKIPPED.labels(self.channel.name).inc()
+        metrics.NOTIFY_FAILED.labels(self.channel.name).inc()
+        with self.db.session() as session:
+            session.add(Notification(id=str(uuid.uuid4()), receiver=self.channel.name, labels={}, changes=[change],
+                                     state="failed", attempts=1, last_error=error[:2000],
+                                     history=[{"at": now.isoformat(), "error": error[:500]}], created_at=now,
+                                     next_attempt_at=None, claimed_by=None, delivered_at=None))
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -100,3 +157,7 @@ class OutboxRelay:
             if sent < self.batch:
                 with self.fanout.changed:
                     self.fanout.changed.wait(0.25)
+
+
+def _batch(channel: str, changes: Sequence[dict[str, Any]]) -> Batch:
+    return Batch(id=f"{channel}:{changes[0]['seq']}-{changes[-1]['seq']}", changes=changes)

@@ -13,6 +13,7 @@ from monitor.config import Config
 from monitor.evaluator import CaseEvaluator
 from monitor.ingest import Ingestor, Limits
 from monitor.mqtt import MqttBridge
+from monitor.notify.engine import Notifier
 from monitor.outbox import OutboxRelay
 from monitor.registry import Registry
 from monitor.scheduler import Scheduler
@@ -33,6 +34,7 @@ class Runtime:
     alert_watch: AlertWatch = field(init=False)
     bridge: MqttBridge | None = None
     broker: EmbeddedBroker | None = None
+    notifier: Notifier | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -42,7 +44,8 @@ class Runtime:
         self.registry = Registry(self.db, c.get("standards.dir"))
         self.fanout = Fanout()
         self.evaluator = CaseEvaluator(self.registry, c.site_timezone, c.duration("engine.clock_skew_tolerance"))
-        self.scheduler = Scheduler(self.db, self.evaluator, self.fanout, c.duration("scheduler.max_wait"))
+        self.scheduler = Scheduler(self.db, self.evaluator, self.fanout, c.duration("scheduler.max_wait"),
+                                   park_for=c.duration("scheduler.park_for"))
         limits = Limits(c.get("ingest.max_payload_bytes"), c.get("ingest.max_batch"),
                         c.duration("ingest.max_future_skew"))
         self.ingestor = Ingestor(self.db, self.evaluator, self.fanout, limits, on_due=self.scheduler.wake)
@@ -71,6 +74,20 @@ class Runtime:
         relay.start_at_the_end()
         self._spawn("mqtt-alert-relay", relay.run)
         return bridge
+
+    def start_notify(self, owner: str | None = None) -> Notifier | None:
+        """Route alert changes to the configured receivers and deliver them (run and worker
+        processes); nothing to do without receivers and routes."""
+        if not self.config.notify.enabled:
+            return None
+        notifier = Notifier(self.db, self.config.notify, self.fanout, owner or self.config.get("mqtt.client_id"),
+                            self.config.site_timezone)
+        notifier.prepare()
+        self._spawn("notify-routes", notifier.run_router)
+        for name, sender in notifier.senders.items():
+            self._spawn(f"notify-{name}", sender.run)
+        self.notifier = notifier
+        return notifier
 
     def start_scheduler(self) -> None:
         self._spawn("scheduler", self.scheduler.run)

@@ -6,7 +6,7 @@ from typing import Any
 
 from monitor.core.durations import format_duration
 from monitor.core.standards import Standard
-from monitor.store.models import AlertRow, ClockRow, DeadLetter, EventRow
+from monitor.store.models import AlertRow, ClockRow, DeadLetter, EventRow, Notification
 
 
 def iso(value: datetime | None) -> str | None:
@@ -31,6 +31,13 @@ def clock_json(row: ClockRow) -> dict[str, Any]:
 def dead_letter_json(row: DeadLetter) -> dict[str, Any]:
     return {"id": row.id, "received_at": iso(row.received_at), "source": row.source, "reason": row.reason,
             "raw": row.raw}
+
+
+def notification_json(row: Notification) -> dict[str, Any]:
+    """SPEC §6's notification message: its alerts by id (the message itself carries them whole)."""
+    return {"id": row.id, "receiver": row.receiver, "alerts": [c["alert"]["id"] for c in row.changes],
+            "state": row.state, "attempts": row.attempts, "last_error": row.last_error,
+            "created_at": iso(row.created_at), "delivered_at": iso(row.delivered_at)}
 
 
 def alert_json(row: AlertRow) -> dict[str, Any]:

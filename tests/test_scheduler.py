@@ -7,7 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
+from monitor import metrics
 from monitor.auth import create_token
+from monitor.evaluator import CaseEvaluator
 from monitor.ingest import Delivery
 from monitor.runtime import Runtime
 from monitor.store.models import AlertRow, ClockRow
@@ -190,3 +192,40 @@ def test_a_device_back_online_after_a_deadline_flags_the_gap(runtime):
     runtime.scheduler.step(T + 10 * M)
     assert clock(runtime, "t1").data_gap is True
     assert clock(runtime, "t2").data_gap is False
+
+
+class PoisonedEvaluator(CaseEvaluator):
+    """Evaluation raises for one case, as a bug met only by that case's data would."""
+
+    def _chunk(self, session, case_ids, now, changes):
+        if "poison" in case_ids:
+            raise RuntimeError("evaluation of the poisoned case raises")
+        return super()._chunk(session, case_ids, now, changes)
+
+
+def test_a_poisoned_case_is_parked_and_every_other_alert_opens_on_time(runtime, client):
+    send(runtime, ("p1", "poison", "seated", T - S))  # due first, so a stuck scheduler would claim it every time
+    send(runtime, *[(f"s{i}", f"t{i}", "seated", T) for i in range(5)])
+    base = runtime.evaluator
+    runtime.scheduler.evaluator = PoisonedEvaluator(base.registry, base.site_timezone, base.skew)
+    parked_before = metrics.CASES_PARKED.labels("scheduler")._value.get()
+
+    assert runtime.scheduler.step(T + 90 * S) == 6
+    with runtime.db.session() as session:
+        warnings = session.scalars(select(AlertRow).where(AlertRow.kind == "warning")).all()
+    assert sorted(a.case_id for a in warnings) == [f"t{i}" for i in range(5)]
+    assert {a.opened_at for a in warnings} == {T + 90 * S}
+    assert clock(runtime, "poison").next_due_at == T + 90 * S + runtime.scheduler.park_for
+    assert metrics.CASES_PARKED.labels("scheduler")._value.get() == parked_before + 1
+    assert "smartmon_cases_parked_total" in client.get("/metrics").text
+
+    # the breaches come a step later, on time, although the poisoned clock is still failing
+    assert runtime.scheduler.step(T + 2 * M) == 5
+    assert len([a for a in alerts(runtime) if a[1] == "breach"]) == 5
+    # once parked out, the poisoned case is tried again (and parked again while it still fails)
+    assert runtime.scheduler.step(T + 90 * S + runtime.scheduler.park_for) == 1
+    assert metrics.CASES_PARKED.labels("scheduler")._value.get() == parked_before + 2
+    # fixed (e.g. a new standards version): it catches up with its alerts
+    runtime.scheduler.evaluator = base
+    runtime.scheduler.step(T + 5 * M)
+    assert ("greet", "breach", 0, "open", None) in alerts(runtime, "poison")

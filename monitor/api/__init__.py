@@ -107,4 +107,4 @@ def page(items: list[Any], limit: int, offset: int, has_more: bool) -> dict[str,
     return {"items": items, "next": next_path}
 
 
-from monitor.api import alerts, audit, cases, dead_letters, events, health, reports, standards  # noqa: E402,F401  (registers routes)
+from monitor.api import alerts, audit, cases, dead_letters, events, health, notifications, reports, standards  # noqa: E402,F401  (registers routes)

@@ -10,10 +10,11 @@ from datetime import datetime, timezone
 from flask import Response, current_app, jsonify, request, session, stream_with_context
 from sqlalchemy import func, select
 
-from monitor.alerts import AlertError, acknowledge
+from monitor.alerts import AlertError, acknowledge, changes_after
 from monitor.api import api, current_identity, page, page_args, require, runtime
 from monitor.auth import identify_token
 from monitor.errors import ApiError, error_body
+from monitor.notify.channel import Batch
 from monitor.store.models import AlertAction, AlertRow
 from monitor.views import alert_json
 
@@ -61,6 +62,27 @@ def ack_alert(alert_id: str):
         raise ApiError(exc.status, "not_found" if exc.status == 404 else "conflict", str(exc)) from None
     rt.fanout.publish(changes)
     return jsonify(alert)
+
+
+class SseChannel:
+    """The board's way out (one per open stream): a batch of changes becomes ``id:``/``event:``/``data:``
+    frames. Writing to the client cannot be retried from here: a gone client ends the stream and
+    its browser resumes with ``Last-Event-ID``."""
+
+    name = "sse"
+
+    def __init__(self) -> None:
+        self.frames: list[str] = []
+
+    def ready(self) -> bool:
+        return True
+
+    def send(self, batch: Batch) -> None:
+        self.frames += [f"id: {c['seq']}\nevent: alert\ndata: {json.dumps(c['alert'])}\n\n" for c in batch.changes]
+
+    def take(self) -> list[str]:
+        frames, self.frames = self.frames, []
+        return frames
 
 
 def _start_seq() -> int:
@@ -124,21 +146,21 @@ def alert_stream():
 
     def frames():
         nonlocal last
+        channel = SseChannel()
         quiet_since = checked_at = time.monotonic()
         yield "retry: 2000\n\n"
         while True:
             published = rt.fanout.last_seq  # anything published before the query is in its answer
             with rt.db.read_session() as db_session:
-                actions = db_session.execute(select(AlertAction.seq, AlertAction.alert)
-                                             .where(AlertAction.seq > last).order_by(AlertAction.seq)
-                                             .limit(500)).all()
-            for seq, alert in actions:
-                last = seq
-                yield f"id: {seq}\nevent: alert\ndata: {json.dumps(alert)}\n\n"
-            if len(actions) == 500:
+                changes = changes_after(db_session, last, 500)
+            if changes:
+                channel.send(Batch(id=f"sse:{changes[0]['seq']}-{changes[-1]['seq']}", changes=changes))
+                last = changes[-1]["seq"]
+                yield from channel.take()
+            if len(changes) == 500:
                 continue
             now = time.monotonic()
-            if actions:
+            if changes:
                 quiet_since = now
             if now - checked_at >= RECHECK_S:
                 checked_at = now

@@ -119,6 +119,17 @@ def _paths(formats: tuple[str, ...], group_keys: tuple[str, ...]) -> dict[str, d
             "responses": {"200": _json(_page_of({"type": "object", "properties": {
                 "id": {"type": "integer"}, "received_at": {"type": "string"}, "source": {"type": "string"},
                 "reason": {"type": "string"}, "raw": {"type": "string"}}})), **_errors(400, 403)}}},
+        "/notifications": {"get": {
+            "summary": "Notification messages and their delivery (SPEC §5.1), newest first", "tags": ["operations"],
+            "parameters": [_query("state", {"type": "string", "enum": ["pending", "delivered", "failed"]}),
+                           _query("receiver", {"type": "string"}), *PAGE],
+            "responses": {"200": _json(_page_of({"type": "object", "properties": {
+                "id": {"type": "string"}, "receiver": {"type": "string"},
+                "alerts": {"type": "array", "items": {"type": "string"}},
+                "state": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+                "attempts": {"type": "integer"}, "last_error": {"type": "string", "nullable": True},
+                "created_at": {"type": "string"}, "delivered_at": {"type": "string", "nullable": True}}})),
+                **_errors(400, 403)}}},
         "/audit/verify": {"get": {
             "summary": "Re-hash the live rows against the audit chain", "tags": ["audit"],
             "parameters": [_query("head", {"type": "string", "description": "a head printed on an earlier report: "

@@ -242,3 +242,45 @@ class AuditRecord(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_audit_kind_ref", "kind", "ref"),)
+
+
+class NotifyGroup(Base):
+    """Alert changes routed to one receiver's group (SPEC §5.1), waiting for the group's next message."""
+
+    __tablename__ = "notify_groups"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    receiver: Mapped[str] = mapped_column(String(64))
+    route: Mapped[int]
+    key: Mapped[str] = mapped_column(String(64))  # sha256 of the group labels
+    labels: Mapped[dict[str, Any]]
+    pending: Mapped[list[Any]]  # [{"seq", "action", "alert"}], oldest first
+    flush_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_sent_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("receiver", "route", "key", name="uq_notify_groups"),)
+
+
+class Notification(Base):
+    """One message to one receiver, with its delivery attempts (``GET /notifications``).
+
+    ``id`` is the message id every retry carries; ``next_attempt_at`` is when a sender may try it
+    next: a sender claims it by pushing that out (conditional UPDATE), so two workers never send
+    the same attempt, and a sender that dies mid-attempt leaves it due again once the claim lapses.
+    """
+
+    __tablename__ = "notifications"
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    receiver: Mapped[str] = mapped_column(String(64))
+    labels: Mapped[dict[str, Any]]
+    changes: Mapped[list[Any]]  # [{"seq", "action", "alert"}]: each alert once, latest state
+    state: Mapped[str] = mapped_column(String(16))  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    history: Mapped[list[Any]]  # [{"at", "error"}] of the latest attempts
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    next_attempt_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    delivered_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_notifications_due", "state", "receiver", "next_attempt_at"),)

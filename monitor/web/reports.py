@@ -10,12 +10,13 @@ from sqlalchemy import select
 from monitor.api import runtime
 from monitor.reports.formats import FORMATS
 from monitor.reports.groups import GROUP_KEYS
-from monitor.store.models import DeadLetter
-from monitor.views import dead_letter_json
+from monitor.store.models import DeadLetter, Notification
+from monitor.views import dead_letter_json, iso, notification_json
 from monitor.web import pages
 from monitor.web.security import page
 
 DEAD_LETTERS_PER_PAGE = 100
+NOTIFICATIONS_SHOWN = 50
 DEFAULT_DAYS = 7
 
 
@@ -71,7 +72,15 @@ def dead_letters():
         query = query.where(DeadLetter.id < before)
     with runtime().db.read_session() as session:
         rows = [dead_letter_json(r) for r in session.scalars(query)]
+        notifications = [_notification(n) for n in session.scalars(
+            select(Notification).order_by(Notification.seq.desc()).limit(NOTIFICATIONS_SHOWN))]
     more = len(rows) > DEAD_LETTERS_PER_PAGE
     rows = rows[:DEAD_LETTERS_PER_PAGE]
     return render_template("pages/dead_letters.html", letters=rows, before=before,
-                           older=rows[-1]["id"] if more else None, zone=timezone.utc)
+                           older=rows[-1]["id"] if more else None, zone=timezone.utc, notifications=notifications)
+
+
+def _notification(row: Notification) -> dict:
+    """The API's item, with the group and the alerts themselves for the page."""
+    return {**notification_json(row), "group": row.labels, "changes": [c["alert"] for c in row.changes],
+            "next_attempt_at": iso(row.next_attempt_at) if row.state == "pending" else None}
