@@ -19,14 +19,14 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     work (MQTT, scheduler) is started by the CLI, not here, so tests and web processes choose.
     """
     config = config or Config.load(overrides=test_config)
-    logs.hide(*(config.get(k) for k in ("admin_token", "admin_password", "mqtt.password", "web.secret_key")))
+    logs.hide(config.admin_token, config.admin_password, config.mqtt.password, config.web.secret_key)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
     # Lax keeps the login cookie off cross-site POSTs; the API's same-origin check is the second line.
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     # Secure always when configured; otherwise whenever the request came over HTTPS (sessions.py).
-    app.config["SESSION_COOKIE_SECURE"] = bool(config.get("web.secure_cookies"))
-    proxies = int(config.get("web.trusted_proxies"))
+    app.config["SESSION_COOKIE_SECURE"] = config.web.secure_cookies
+    proxies = config.web.trusted_proxies
     if proxies:
         # Client address (login throttling, stream caps), scheme (Secure cookies) and host as the
         # proxy saw them; only as many hops as are configured, so a client cannot forge them.
@@ -38,7 +38,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     from monitor.web import sessions, throttle
     from monitor.web.security import secure_headers
 
-    app.secret_key = sessions.shared_secret(runtime.db, config.get("web.secret_key"))
+    app.secret_key = sessions.shared_secret(runtime.db, config.web.secret_key)
     logs.hide(app.secret_key)
     sessions.init_app(app, runtime.db, config, app.secret_key)
     errors.init_app(app)

@@ -60,15 +60,15 @@ def run(host: str | None, port: int | None) -> None:
     app = create_app()
     runtime = app.extensions["smartmon"]
     config = runtime.config
-    _first_run_login(runtime, host or config.get("web.host"), port if port is not None else config.get("web.port"))
-    if config.get("mqtt.enabled"):
+    _first_run_login(runtime, host or config.web.host, port if port is not None else config.web.port)
+    if config.mqtt.enabled:
         runtime.start_mqtt()
     runtime.start_scheduler()
     runtime.start_notify()
     runtime.start_standards_refresh()
-    simulator = _start_simulator(config) if config.get("simulator.enabled") else None
+    simulator = _start_simulator(config) if config.simulator.enabled else None
     try:
-        _serve(app, host or config.get("web.host"), port if port is not None else config.get("web.port"))
+        _serve(app, host or config.web.host, port if port is not None else config.web.port)
     finally:
         if simulator is not None:
             simulator.terminate()
@@ -83,13 +83,13 @@ def _first_run_login(runtime, host: str, port: int) -> None:
     from monitor.store.models import User
 
     config = runtime.config
-    if config.get("admin_password") or config.get("admin_token"):
+    if config.admin_password or config.admin_token:
         return
     with runtime.db.session() as session:
         if session.scalar(select(func.count()).select_from(User)):
             return
     password = secrets.token_urlsafe(12)
-    config.values["admin_password"] = password
+    config.admin_password = password
     hint = ("(this run only; set MONITOR_ADMIN_PASSWORD or create users with 'python -m monitor user create')")
     if sys.stderr.isatty():
         click.echo(f"no login is configured: log in at http://{host}:{port}/login as 'admin' with password "
@@ -110,7 +110,7 @@ def _first_run_login(runtime, host: str, port: int) -> None:
 def web(host: str | None, port: int | None) -> None:
     app = web_app()
     config = app.extensions["smartmon"].config
-    _serve(app, host or config.get("web.host"), port if port is not None else config.get("web.port"))
+    _serve(app, host or config.web.host, port if port is not None else config.web.port)
 
 
 @main.command(help="MQTT ingestion (shared subscription) and deadline scheduling, no HTTP.")
@@ -122,7 +122,7 @@ def worker(worker_id: str) -> None:
     runtime = Runtime(config)
     runtime.prepare()
     runtime.start_mqtt(client_id=f"smartmon-worker-{worker_id}",
-                       shared_group=config.get("mqtt.shared_group") or "smartmon")
+                       shared_group=config.mqtt.shared_group or "smartmon")
     runtime.start_scheduler()
     runtime.start_notify(owner=f"smartmon-worker-{worker_id}")
     runtime.start_standards_refresh()
@@ -140,9 +140,9 @@ def _start_simulator(config: Config):
 
     site = next(iter(config.sites), "demo")
     click.echo(f"starting the floor simulator for site {site}", err=True)
-    return subprocess.Popen([sys.executable, "-m", "sensors.simulate", "--mqtt-url", config.get("mqtt.url"),
-                             "--site", site, "--tables", str(config.get("simulator.tables")),
-                             "--speed", str(config.get("simulator.speed")), "--progress-every", "200"])
+    return subprocess.Popen([sys.executable, "-m", "sensors.simulate", "--mqtt-url", config.mqtt.url,
+                             "--site", site, "--tables", str(config.simulator.tables),
+                             "--speed", str(config.simulator.speed), "--progress-every", "200"])
 
 
 @main.group(help="Database schema.")
@@ -154,7 +154,7 @@ def db() -> None:
 def db_upgrade() -> None:
     from monitor.store.db import Database
 
-    database = Database(Config.load().get("database.url"))
+    database = Database(Config.load().database.url)
     database.upgrade()
     click.echo("database is at the newest schema")
 
@@ -164,7 +164,7 @@ def db_upgrade() -> None:
 def lint(paths: tuple[str, ...]) -> None:
     from monitor import lint as linter
 
-    sys.exit(linter.main(list(paths) or [Config.load().get("standards.dir")], today=date.today()))
+    sys.exit(linter.main(list(paths) or [Config.load().standards.dir], today=date.today()))
 
 
 @main.command(help="SMART evaluation of the standards in force on the stored data (all, or one by ID).")
@@ -208,7 +208,7 @@ def token() -> None:
 def _runtime_session():
     from monitor.store.db import Database
 
-    database = Database(Config.load().get("database.url"))
+    database = Database(Config.load().database.url)
     database.upgrade()
     return database
 
@@ -301,7 +301,7 @@ def devices_provision(site: str, device: str, passwd_file: str, acl_file: str) -
 
     try:
         username, password = provision(site, device, Path(passwd_file), Path(acl_file),
-                                       Config.load().get("mqtt.topic_prefix"))
+                                       Config.load().mqtt.topic_prefix)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"device {username} provisioned in {passwd_file} and {acl_file}; reload Mosquitto (SIGHUP). "

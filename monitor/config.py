@@ -6,14 +6,17 @@ so an empty config.yaml is valid and containers need no file at all.
 from __future__ import annotations
 
 import copy
+import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ruamel.yaml import YAML
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from ruamel.yaml import YAML, YAMLError
 
 from monitor.core.durations import parse_duration
 
@@ -51,6 +54,9 @@ DEFAULTS: dict[str, Any] = {
     "admin_password": "",
     "simulator": {"enabled": False, "tables": 8, "speed": 1.0},
 }
+
+
+EMBEDDED_MODES = ("auto", "always", "never")
 
 
 class ConfigError(ValueError):
@@ -105,17 +111,137 @@ def _apply_environment(values: dict[str, Any], environ: Mapping[str, str], prefi
             values[key] = _coerce(environ[name], default, name)
 
 
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    url: str
+    embedded: str = field(metadata={"validate": validate.OneOf(EMBEDDED_MODES)})
+    topic_prefix: str = field(metadata={"validate": validate.Length(min=1)})
+    client_id: str = field(metadata={"validate": validate.Length(min=1, max=128)})
+    shared_group: str
+    session_expiry: int = field(metadata={"validate": validate.Range(min=0)})
+    receive_maximum: int = field(metadata={"validate": validate.Range(min=1, max=65535)})
+    max_packet_size: int = field(metadata={"validate": validate.Range(min=1024)})
+    username: str
+    password: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class StandardsSettings:
+    dir: str
+    reload_interval: timedelta
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    max_future_skew: timedelta
+    max_payload_bytes: int = field(metadata={"validate": validate.Range(min=1)})
+    max_batch: int = field(metadata={"validate": validate.Range(min=1)})
+    commit_batch: int = field(metadata={"validate": validate.Range(min=1)})
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    clock_skew_tolerance: timedelta
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    max_wait: timedelta
+    enabled: bool
+    park_for: timedelta
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str
+    port: int = field(metadata={"validate": validate.Range(min=0, max=65535)})
+    secret_key: str
+    secure_cookies: bool
+    session_lifetime: timedelta
+    trusted_proxies: int = field(metadata={"validate": validate.Range(min=0)})
+    max_streams_per_client: int = field(metadata={"validate": validate.Range(min=1)})
+
+
+@dataclass(frozen=True)
+class SimulatorSettings:
+    enabled: bool
+    tables: int = field(metadata={"validate": validate.Range(min=1)})
+    speed: float = field(metadata={"validate": validate.Range(min=0, min_inclusive=False)})
+
+
+class _Duration(fields.Field):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> timedelta:
+        if isinstance(value, bool):
+            raise ValidationError("must be a duration such as 90s, 2m or 1h30m")
+        if isinstance(value, (int, float)):
+            return timedelta(seconds=value)
+        try:
+            return parse_duration(str(value))
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+_FIELD_OF_TYPE = {"str": lambda: fields.Str(), "int": lambda: fields.Int(strict=True),
+                  "bool": lambda: fields.Bool(), "float": lambda: fields.Float(),
+                  "timedelta": lambda: _Duration()}
+
+
+@functools.cache
+def _schema(section: type) -> Schema:
+    """The marshmallow schema of a settings dataclass, from its field types (unknown keys refused)."""
+    declared = {f.name: _FIELD_OF_TYPE[f.type](**{}) for f in dataclass_fields(section)}
+    for f in dataclass_fields(section):
+        declared[f.name].required = True
+        if "validate" in f.metadata:
+            declared[f.name].validators.append(f.metadata["validate"])
+    return Schema.from_dict(declared, name=f"{section.__name__}Schema")(unknown=RAISE)
+
+
+def _section(section: type, key: str, values: Mapping[str, Any]) -> Any:
+    try:
+        return section(**_schema(section).load(values))
+    except ValidationError as exc:
+        name, problem = _first_error(exc.messages)
+        raise ConfigError(f"{key}.{name}: {problem}") from None
+
+
+def _first_error(messages: Any) -> tuple[str, str]:
+    name, problem = next(iter(messages.items()))
+    problem = problem[0] if isinstance(problem, list) else problem
+    return name, str(problem).rstrip(".").lower() if str(problem).startswith(("Not a valid", "Must be")) else str(problem)
+
+
 class Config:
-    """Read-only view of the merged configuration with typed accessors for what the code uses."""
+    """The configuration, validated once at load into frozen typed sections; each part of the
+    service is handed the section it needs. ``values`` keeps the merged raw values."""
 
     def __init__(self, values: dict[str, Any], source: str = "defaults") -> None:
-        self.values = values
-        self.source = source
-        self.sites = self._sites()
         from monitor.notify.config import NotifyConfigError, parse_notify
 
+        self.values = values
+        self.source = source
+        if isinstance(values["mqtt"].get("embedded"), bool):  # YAML `embedded: false` / `true`
+            values["mqtt"]["embedded"] = "auto" if values["mqtt"]["embedded"] else "never"
+        self.database: DatabaseSettings = _section(DatabaseSettings, "database", values["database"])
+        self.mqtt: MqttSettings = _section(MqttSettings, "mqtt", values["mqtt"])
+        self.standards: StandardsSettings = _section(StandardsSettings, "standards", values["standards"])
+        self.ingest: IngestSettings = _section(IngestSettings, "ingest", values["ingest"])
+        self.engine: EngineSettings = _section(EngineSettings, "engine", values["engine"])
+        self.scheduler: SchedulerSettings = _section(SchedulerSettings, "scheduler", values["scheduler"])
+        self.web: WebSettings = _section(WebSettings, "web", values["web"])
+        self.simulator: SimulatorSettings = _section(SimulatorSettings, "simulator", values["simulator"])
+        self.admin_token: str = _text(values, "admin_token")
+        self.admin_password: str = _text(values, "admin_password")
+        self.default_timezone: ZoneInfo = _zone(values["default_timezone"], "default_timezone")
+        self.sites = self._sites()
         try:
-            self.notify = parse_notify(self.get("notify"))
+            self.notify = parse_notify(values["notify"])
         except NotifyConfigError as exc:
             raise ConfigError(str(exc)) from None
 
@@ -127,7 +253,12 @@ class Config:
         values = copy.deepcopy(DEFAULTS)
         source = "defaults"
         if Path(path).is_file():
-            loaded = YAML(typ="safe").load(Path(path).read_text(encoding="utf-8")) or {}
+            try:
+                loaded = YAML(typ="safe").load(Path(path).read_text(encoding="utf-8")) or {}
+            except YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+                raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
             if not isinstance(loaded, Mapping):
                 raise ConfigError(f"{path}: the top level must be a mapping of keys")
             values = _merge(values, loaded)
@@ -137,41 +268,28 @@ class Config:
             values = _merge(values, overrides)
         return cls(values, source)
 
-    def get(self, dotted: str) -> Any:
-        value: Any = self.values
-        for part in dotted.split("."):
-            value = value[part]
-        return value
-
-    def duration(self, dotted: str) -> timedelta:
-        value = self.get(dotted)
-        if isinstance(value, (int, float)):
-            return timedelta(seconds=value)
-        try:
-            return parse_duration(str(value))
-        except ValueError as exc:
-            raise ConfigError(f"{dotted}: {exc}") from None
-
     def _sites(self) -> dict[str, Site]:
         sites = {}
-        for entry in self.get("sites") or []:
-            try:
-                sites[entry["id"]] = Site(entry["id"], entry.get("name", entry["id"]), _zone(entry.get("timezone", self.default_timezone.key)))
-            except (KeyError, TypeError):
-                raise ConfigError(f"sites: each site needs an id, got {entry!r}") from None
+        for n, entry in enumerate(self.values["sites"] or []):
+            if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str):
+                raise ConfigError(f"sites[{n}]: each site needs an id, got {entry!r}")
+            zone = _zone(entry.get("timezone", self.default_timezone.key), f"sites[{n}].timezone")
+            sites[entry["id"]] = Site(entry["id"], str(entry.get("name", entry["id"])), zone)
         return sites
-
-    @property
-    def default_timezone(self) -> ZoneInfo:
-        return _zone(self.get("default_timezone"))
 
     def site_timezone(self, site: str) -> ZoneInfo:
         known = self.sites.get(site)
         return known.timezone if known else self.default_timezone
 
 
-def _zone(name: str) -> ZoneInfo:
+def _text(values: Mapping[str, Any], key: str) -> str:
+    if not isinstance(values[key], str):
+        raise ConfigError(f"{key}: must be text")
+    return values[key]
+
+
+def _zone(name: Any, key: str) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
+        return ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"unknown timezone {name!r}: use an IANA name such as Asia/Shanghai") from None
+        raise ConfigError(f"{key}: unknown timezone {name!r}: use an IANA name such as Asia/Shanghai") from None

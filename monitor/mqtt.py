@@ -25,6 +25,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from monitor import metrics
+from monitor.config import MqttSettings
 from monitor.ingest import EVENTS, STATUS, Delivery, Ingestor
 from monitor.notify.channel import Batch, ChannelError
 from monitor.store.db import TRANSIENT
@@ -68,24 +69,24 @@ class MqttBridge:
         self._thread: threading.Thread | None = None
         self._queue: queue.Queue[_Message] = queue.Queue()
 
-    def init(self, *, url: str, prefix: str, client_id: str, ingestor: Ingestor,
-             session_expiry: int = 3600, receive_maximum: int = 100, commit_batch: int = 500,
-             shared_group: str = "", username: str = "", password: str = "", mqtt5: bool = True,
-             max_packet_size: int = 2 * 1024 * 1024) -> None:
-        """Bind to the ingestion door.
+    def init(self, settings: MqttSettings, ingestor: Ingestor, *, client_id: str, shared_group: str = "",
+             commit_batch: int = 500, mqtt5: bool = True) -> None:
+        """Bind to the ingestion door, as the ``mqtt`` settings say; ``client_id`` and
+        ``shared_group`` are the process's own (``worker --id``).
 
         ``mqtt5=False`` speaks MQTT 3.1.1 (the embedded amqtt broker knows nothing newer) with
         ``clean_session=False``, the 3.1.1 way of keeping the session."""
-        self.host, self.port = parse_url(url)
-        self.prefix = prefix.rstrip("/")
+        self.host, self.port = parse_url(settings.url)
+        self.prefix = settings.topic_prefix.rstrip("/")
         self.ingestor = ingestor
         self.commit_batch = commit_batch
-        self.session_expiry = session_expiry
-        self.receive_maximum = receive_maximum
+        self.session_expiry = settings.session_expiry
+        self.receive_maximum = settings.receive_maximum
         self.shared_group = shared_group
-        self._queue = queue.Queue(maxsize=max(receive_maximum, commit_batch) * 2)
+        self._queue = queue.Queue(maxsize=max(settings.receive_maximum, commit_batch) * 2)
         self.mqtt5 = mqtt5
-        self.max_packet_size = max_packet_size
+        self.max_packet_size = settings.max_packet_size
+        username, password = settings.username, settings.password
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
                                   protocol=paho.MQTTv5 if mqtt5 else paho.MQTTv311,
                                   clean_session=None if mqtt5 else False, manual_ack=True)

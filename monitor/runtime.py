@@ -40,14 +40,13 @@ class Runtime:
 
     def __post_init__(self) -> None:
         c = self.config
-        self.db = Database(c.get("database.url"))
-        self.registry = Registry(self.db, c.get("standards.dir"))
+        self.db = Database(c.database.url)
+        self.registry = Registry(self.db, c.standards.dir)
         self.fanout = Fanout()
-        self.evaluator = CaseEvaluator(self.registry, c.site_timezone, c.duration("engine.clock_skew_tolerance"))
-        self.scheduler = Scheduler(self.db, self.evaluator, self.fanout, c.duration("scheduler.max_wait"),
-                                   park_for=c.duration("scheduler.park_for"))
-        limits = Limits(c.get("ingest.max_payload_bytes"), c.get("ingest.max_batch"),
-                        c.duration("ingest.max_future_skew"))
+        self.evaluator = CaseEvaluator(self.registry, c.site_timezone, c.engine.clock_skew_tolerance)
+        self.scheduler = Scheduler(self.db, self.evaluator, self.fanout, c.scheduler.max_wait,
+                                   park_for=c.scheduler.park_for)
+        limits = Limits(c.ingest.max_payload_bytes, c.ingest.max_batch, c.ingest.max_future_skew)
         self.ingestor = Ingestor(self.db, self.evaluator, self.fanout, limits, on_due=self.scheduler.wake)
         self.alert_watch = AlertWatch(self.db, self.fanout, self._stop)
 
@@ -59,18 +58,14 @@ class Runtime:
     def start_mqtt(self, *, client_id: str | None = None, shared_group: str = "") -> MqttBridge:
         """Ingest from the broker and relay alert changes to it (run and worker processes)."""
         c = self.config
-        self.broker = ensure_broker(c.get("mqtt.url"), c.get("mqtt.embedded"))
+        self.broker = ensure_broker(c.mqtt.url, c.mqtt.embedded)
         bridge = MqttBridge()
-        bridge.init(url=c.get("mqtt.url"), prefix=c.get("mqtt.topic_prefix"),
-                    client_id=client_id or c.get("mqtt.client_id"),
-                    ingestor=self.ingestor,
-                    session_expiry=c.get("mqtt.session_expiry"), receive_maximum=c.get("mqtt.receive_maximum"),
-                    commit_batch=c.get("ingest.commit_batch"), shared_group=shared_group,
-                    username=c.get("mqtt.username"), password=c.get("mqtt.password"),
-                    mqtt5=self.broker is None or self.broker.speaks_mqtt5, max_packet_size=c.get("mqtt.max_packet_size"))
+        client_id = client_id or c.mqtt.client_id
+        bridge.init(c.mqtt, self.ingestor, client_id=client_id, shared_group=shared_group,
+                    commit_batch=c.ingest.commit_batch, mqtt5=self.broker is None or self.broker.speaks_mqtt5)
         bridge.start()
         self.bridge = bridge
-        relay = OutboxRelay(self.db, bridge, self.fanout, owner=client_id or c.get("mqtt.client_id"))
+        relay = OutboxRelay(self.db, bridge, self.fanout, owner=client_id)
         relay.start_at_the_end()
         self._spawn("mqtt-alert-relay", relay.run)
         return bridge
@@ -80,7 +75,7 @@ class Runtime:
         processes); nothing to do without receivers and routes."""
         if not self.config.notify.enabled:
             return None
-        notifier = Notifier(self.db, self.config.notify, self.fanout, owner or self.config.get("mqtt.client_id"),
+        notifier = Notifier(self.db, self.config.notify, self.fanout, owner or self.config.mqtt.client_id,
                             self.config.site_timezone)
         notifier.prepare()
         self._spawn("notify-routes", notifier.run_router)
@@ -93,7 +88,7 @@ class Runtime:
         self._spawn("scheduler", self.scheduler.run)
 
     def start_standards_refresh(self) -> None:
-        interval = self.config.duration("standards.reload_interval").total_seconds()
+        interval = self.config.standards.reload_interval.total_seconds()
 
         def loop(stop: threading.Event) -> None:
             while not stop.wait(interval):

@@ -239,9 +239,9 @@ def test_the_one_off_admin_password_stays_out_of_a_non_terminal_log(runtime, tmp
     from monitor.cli import _first_run_login
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setitem(runtime.config.values, "admin_token", "")
+    monkeypatch.setattr(runtime.config, "admin_token", "")
     _first_run_login(runtime, "127.0.0.1", 8080)
-    password = runtime.config.get("admin_password")
+    password = runtime.config.admin_password
     written = tmp_path / "first-login.txt"
     assert written.read_text().strip() == password and written.stat().st_mode & 0o777 == 0o600
     said = capsys.readouterr()

@@ -45,7 +45,7 @@ def current_identity() -> Identity | None:
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         with runtime().db.read_session() as db_session:
-            identity = identify_token(db_session, header[7:].strip(), runtime().config.get("admin_token"))
+            identity = identify_token(db_session, header[7:].strip(), runtime().config.admin_token)
     elif getattr(session, "identity", None) is not None:
         if request.method not in SAFE_METHODS and not same_origin():
             # A cookie rides along on a forged cross-site form post; a bearer token never does.

@@ -124,7 +124,7 @@ def _still_signed_in() -> bool:
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         with rt.db.read_session() as db_session:
-            return identify_token(db_session, header[7:].strip(), rt.config.get("admin_token")) is not None
+            return identify_token(db_session, header[7:].strip(), rt.config.admin_token) is not None
     from monitor.web.sessions import store
 
     sid = getattr(session, "sid", None)
@@ -138,7 +138,7 @@ def alert_stream():
     last = _start_seq()
     client = request.remote_addr or "unknown"
     slots: StreamSlots = current_app.extensions.setdefault("smartmon.streams", StreamSlots())
-    cap = rt.config.get("web.max_streams_per_client")
+    cap = rt.config.web.max_streams_per_client
     if not slots.take(client, cap):
         response = error_body(429, "too_many_streams", f"at most {cap} live streams per client; close one first")
         response.headers["Retry-After"] = "5"

@@ -30,7 +30,7 @@ class CommandFailed(click.ClickException):
 def _database(config: Config):
     from monitor.store.db import Database
 
-    return Database(config.get("database.url"))
+    return Database(config.database.url)
 
 
 def _load_config() -> Config:
@@ -102,7 +102,7 @@ def report(start, end, sites, standards, group_by, fmt, output) -> None:
     click.echo(f"compliance report {format_bound(query.start)} to {format_bound(query.end)} "
                f"from {_safe_url(database.url)}…", err=True)
     try:
-        registry = Registry(database, config.get("standards.dir"))
+        registry = Registry(database, config.standards.dir)
         registry.reload()
         document = build_report(database, registry.current, query, site_namer(config), daily=chosen.daily)
     except ReportParamError as exc:

@@ -32,7 +32,7 @@ def login():
     identity = None
     if name and password:
         with runtime().db.read_session() as db_session:
-            identity = check_login(db_session, name, password, admin_password=runtime().config.get("admin_password"))
+            identity = check_login(db_session, name, password, admin_password=runtime().config.admin_password)
     if identity is None:
         _log_failure(name)
         return render_template("pages/login.html", next=target, username=name,

@@ -61,7 +61,7 @@ def _forbidden(identity: Identity, roles: tuple[str, ...]) -> Any:
 
 def _token_sign_in(roles: tuple[str, ...]) -> Any:
     with runtime().db.read_session() as db_session:
-        identity = identify_token(db_session, request.args["token"], runtime().config.get("admin_token"))
+        identity = identify_token(db_session, request.args["token"], runtime().config.admin_token)
     if identity is None:
         session.clear()
         return render_template("pages/login.html", error="That link's token is not valid (revoked or mistyped). "

@@ -61,14 +61,14 @@ def _fingerprint(kind: str, secret: str, key: str) -> str:
 class SessionStore:
     def __init__(self, db: Database, config: Config, secret: str) -> None:
         self.db, self.config, self.secret = db, config, secret
-        self.lifetime = config.duration("web.session_lifetime")
+        self.lifetime = config.web.session_lifetime
 
     def _key(self, sid: str) -> str:
         return hmac.new(self.secret.encode(), sid.encode(), hashlib.sha256).hexdigest()
 
     def _credential(self, kind: str) -> str | None:
         setting, _ = BOOTSTRAP[kind]
-        secret = self.config.get(setting)
+        secret = getattr(self.config, setting)
         return f"{kind}:{_fingerprint(kind, secret, self.secret)}" if secret else None
 
     def create(self, identity: Identity, data: dict[str, Any], now: datetime | None = None) -> str:
