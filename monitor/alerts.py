@@ -13,7 +13,6 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, Sequence
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor import metrics
@@ -110,13 +109,6 @@ def acknowledge(session: Session, alert_id: str, actor: str, note: str | None, n
     changes = AlertChanges(session)
     changes.record(row, "acknowledged", actor, now)
     return alert_json(row), changes.flush()
-
-
-def changes_after(session: Session, seq: int, limit: int) -> list[dict[str, Any]]:
-    """The logged alert changes after ``seq``, oldest first: what every channel sends."""
-    rows = session.execute(select(AlertAction.seq, AlertAction.action, AlertAction.alert)
-                           .where(AlertAction.seq > seq).order_by(AlertAction.seq).limit(limit))
-    return [{"seq": s, "action": action, "alert": alert} for s, action, alert in rows]
 
 
 class Fanout:

@@ -24,7 +24,8 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor import metrics
-from monitor.alerts import Fanout, changes_after
+from monitor.alerts import Fanout
+from monitor.store.repository import alert_changes_after
 from monitor.notify.channel import Batch, Channel, ChannelError
 from monitor.store.db import TRANSIENT, Database
 from monitor.store.models import AlertAction, Notification, OutboxCursor
@@ -76,7 +77,7 @@ class OutboxRelay:
         if cursor is None:
             return 0
         with self.db.read_session() as session:
-            changes = changes_after(session, cursor, self.batch)
+            changes = alert_changes_after(session, cursor, self.batch)
         if not changes:
             return 0
         done = self._send(changes, now)

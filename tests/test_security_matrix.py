@@ -31,6 +31,7 @@ API = {
     "api.audit_verify": ("GET", "/api/v1/audit/verify", None, ("auditor",)),
     "api.get_case": ("GET", "/api/v1/cases/t1", None, ANY),
     "api.list_dead_letters": ("GET", "/api/v1/dead-letters", None, ("operations",)),
+    "api.list_notifications": ("GET", "/api/v1/notifications", None, ("operations",)),
     "api.compliance_report": ("GET", "/api/v1/reports/compliance", None, ("auditor",)),
     "api.list_standards": ("GET", "/api/v1/standards", None, ANY),
     "api.standard_smart": ("GET", "/api/v1/standards/greet/smart", None, ANY),

@@ -8,17 +8,15 @@ from collections import Counter
 from datetime import datetime, timezone
 
 from flask import Response, current_app, jsonify, request, session, stream_with_context
-from sqlalchemy import func, select
 
-from monitor.alerts import AlertError, acknowledge, changes_after
+from monitor.alerts import AlertError, acknowledge
 from monitor.api import api, current_identity, page, page_args, require, runtime
 from monitor.auth import identify_token
 from monitor.errors import ApiError, error_body
 from monitor.notify.channel import Batch
-from monitor.store.models import AlertAction, AlertRow
+from monitor.store import repository
 from monitor.views import alert_json
 
-FILTERS = {"state": AlertRow.state, "site": AlertRow.site, "standard": AlertRow.standard_id, "kind": AlertRow.kind}
 KEEPALIVE_S = 15.0
 #: a stream re-reads its credentials this often, so signing out or revoking ends it too
 RECHECK_S = 5.0
@@ -30,15 +28,9 @@ MAX_NOTE = 1000
 @require()
 def list_alerts():
     limit, offset = page_args()
-    query = select(AlertRow)
-    for name, column in FILTERS.items():
-        if request.args.get(name):
-            query = query.where(column == request.args[name])
-    if request.args.get("case"):
-        query = query.where(AlertRow.case_id == request.args["case"])
-    query = query.order_by(AlertRow.opened_at.desc(), AlertRow.id.desc()).offset(offset).limit(limit + 1)
+    filters = {name: request.args[name] for name in repository.ALERT_FILTERS if request.args.get(name)}
     with runtime().db.read_session() as session:
-        rows = session.scalars(query).all()
+        rows = repository.alerts_page(session, filters, limit, offset)
     return jsonify(page([alert_json(r) for r in rows[:limit]], limit, offset, len(rows) > limit))
 
 
@@ -94,7 +86,7 @@ def _start_seq() -> int:
         except ValueError:
             raise ApiError(400, "bad_request", "Last-Event-ID must be a whole number") from None
     with runtime().db.read_session() as session:
-        return session.scalar(select(func.max(AlertAction.seq))) or 0
+        return repository.latest_alert_seq(session)
 
 
 class StreamSlots:
@@ -152,7 +144,7 @@ def alert_stream():
         while True:
             published = rt.fanout.last_seq  # anything published before the query is in its answer
             with rt.db.read_session() as db_session:
-                changes = changes_after(db_session, last, 500)
+                changes = repository.alert_changes_after(db_session, last, 500)
             if changes:
                 channel.send(Batch(id=f"sse:{changes[0]['seq']}-{changes[-1]['seq']}", changes=changes))
                 last = changes[-1]["seq"]

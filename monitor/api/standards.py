@@ -5,7 +5,6 @@ import re
 from datetime import date, datetime, timezone
 
 from flask import Response, jsonify, request
-from sqlalchemy import func, select
 
 from monitor.api import api, current_identity, int_arg, page, page_args, require, runtime
 from monitor.core.smart import static_findings, static_grade
@@ -14,7 +13,7 @@ from monitor.evaluation import backtest, default_window, smart_evaluation
 from monitor.errors import ApiError
 from monitor.loader import StandardsError
 from monitor.registry import VersionConflict
-from monitor.store.models import StandardsVersion
+from monitor.store import repository
 from monitor.views import iso, standard_json
 
 FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.yaml")  # fullmatch: "x.yaml\n" is no name
@@ -96,8 +95,7 @@ def _proposed(rt, name: str, text: str) -> StandardSet:
 @require()
 def get_file(name: str):
     with runtime().db.read_session() as session:
-        row = session.scalars(select(StandardsVersion).where(StandardsVersion.file == _file_name(name))
-                              .order_by(StandardsVersion.version.desc()).limit(1)).first()
+        row = repository.latest_version(session, _file_name(name))
     if row is None:
         raise ApiError(404, "not_found", f"no standards file named {name}")
     return Response(row.text, mimetype="application/yaml", headers={"ETag": f'"{row.version}"'})
@@ -134,11 +132,9 @@ def put_file(name: str):
 def file_versions(name: str):
     limit, offset = page_args()
     with runtime().db.read_session() as session:
-        total = session.scalar(select(func.count()).where(StandardsVersion.file == _file_name(name)))
-        if not total:
+        if not repository.version_count(session, _file_name(name)):
             raise ApiError(404, "not_found", f"no standards file named {name}")
-        rows = session.scalars(select(StandardsVersion).where(StandardsVersion.file == name)
-                               .order_by(StandardsVersion.version.desc()).offset(offset).limit(limit + 1)).all()
+        rows = repository.versions_page(session, name, limit, offset)
     items = [{"file": r.file, "version": r.version, "author": r.author, "created_at": iso(r.created_at),
               "diff": r.diff} for r in rows[:limit]]
     return jsonify(page(items, limit, offset, len(rows) > limit))

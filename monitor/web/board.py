@@ -10,10 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import render_template, request
-from sqlalchemy import func, select
 
 from monitor.api import runtime
-from monitor.store.models import AlertAction, AlertRow, ClockRow
+from monitor.store import repository
 from monitor.views import alert_json, clock_json, iso
 from monitor.web import pages
 from monitor.web.format import KIND_RANK
@@ -35,12 +34,7 @@ def alert_order(alert: dict) -> tuple:
 
 
 def _clocks(session, site: str | None) -> tuple[list[dict], int]:
-    query = select(ClockRow).where(ClockRow.state.in_(RUNNING_CLOCKS))
-    if site:
-        query = query.where(ClockRow.site == site)
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = session.scalars(query.order_by(ClockRow.deadline.is_(None), ClockRow.deadline, ClockRow.id)
-                           .limit(CLOCKS_SHOWN)).all()
+    rows, total = repository.running_clocks(session, RUNNING_CLOCKS, site, CLOCKS_SHOWN)
     return [{**clock_json(r), "case": r.case_id} for r in rows], total
 
 
@@ -55,11 +49,8 @@ def board():
     with runtime().db.read_session() as session:
         # The stream resumes after this action; reading it before the alerts means a change that
         # lands in between is replayed (harmless) rather than missed.
-        last_seq = session.scalar(select(func.max(AlertAction.seq))) or 0
-        query = select(AlertRow).where(AlertRow.state.in_(LIVE_ALERTS))
-        if site:
-            query = query.where(AlertRow.site == site)
-        alerts = sorted((alert_json(r) for r in session.scalars(query)), key=alert_order)
+        last_seq = repository.latest_alert_seq(session)
+        alerts = sorted((alert_json(r) for r in repository.live_alerts(session, LIVE_ALERTS, site)), key=alert_order)
         clocks, total = _clocks(session, site)
     names = _names()
     return render_template("pages/board.html", alerts=alerts, clocks=clocks, clocks_total=total, names=names,

@@ -5,12 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from flask import render_template
-from sqlalchemy import select
 
 from monitor.api import runtime
 from monitor.api.cases import case_document
 from monitor.errors import ApiError
-from monitor.store.models import AlertRow
+from monitor.store import repository
 from monitor.views import alert_json
 from monitor.web import pages
 from monitor.web.format import parse_time
@@ -74,8 +73,7 @@ def case(case: str):
         return render_template("pages/error.html", status=404, title="No such case",
                                message=f"No events are stored for case “{case}”."), 404
     with runtime().db.read_session() as session:
-        alerts = [alert_json(r) for r in session.scalars(
-            select(AlertRow).where(AlertRow.case_id == case).order_by(AlertRow.opened_at, AlertRow.id))]
+        alerts = [alert_json(r) for r in repository.case_alerts(session, case)]
     names = {s.id: s.name for s in runtime().registry.current.standards}
     site = document["events"][0]["site"]
     zone = runtime().config.site_timezone(site)

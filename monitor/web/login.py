@@ -8,11 +8,10 @@ from __future__ import annotations
 import logging
 
 from flask import redirect, render_template, request, session, url_for
-from sqlalchemy import select
 
 from monitor.api import runtime, same_origin
 from monitor.auth import check_login
-from monitor.store.models import User
+from monitor.store import repository
 from monitor.web import pages
 from monitor.web.security import local_target, sign_in
 
@@ -45,7 +44,7 @@ def login():
 def _log_failure(name: str) -> None:
     """A known name is logged; an unknown one is not: it is often a password typed in the wrong box."""
     with runtime().db.read_session() as db_session:
-        known = name == "admin" or db_session.scalar(select(User.id).where(User.name == name)) is not None
+        known = name == "admin" or repository.user_exists(db_session, name)
     if known:
         log.info("failed login for %r from %s", name, request.remote_addr)
     else:

@@ -5,12 +5,11 @@ from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 from flask import render_template, request
-from sqlalchemy import select
 
 from monitor.api import runtime
 from monitor.reports.formats import FORMATS
 from monitor.reports.groups import GROUP_KEYS
-from monitor.store.models import DeadLetter, Notification
+from monitor.store import repository
 from monitor.views import dead_letter_json, iso, notification_json
 from monitor.web import pages
 from monitor.web.security import page
@@ -66,14 +65,11 @@ def audit():
 @page("operations")
 def dead_letters():
     """Newest first, a hundred at a time; ``?before=ID`` pages back."""
-    query = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(DEAD_LETTERS_PER_PAGE + 1)
     before = request.args.get("before", type=int)
-    if before:
-        query = query.where(DeadLetter.id < before)
     with runtime().db.read_session() as session:
-        rows = [dead_letter_json(r) for r in session.scalars(query)]
-        notifications = [_notification(n) for n in session.scalars(
-            select(Notification).order_by(Notification.seq.desc()).limit(NOTIFICATIONS_SHOWN))]
+        rows = [dead_letter_json(r) for r in repository.dead_letters_page(session, DEAD_LETTERS_PER_PAGE, before=before)]
+        notifications = [_notification(n) for n in repository.notifications_page(session, NOTIFICATIONS_SHOWN)
+                         ][:NOTIFICATIONS_SHOWN]
     more = len(rows) > DEAD_LETTERS_PER_PAGE
     rows = rows[:DEAD_LETTERS_PER_PAGE]
     return render_template("pages/dead_letters.html", letters=rows, before=before,

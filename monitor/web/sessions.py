@@ -19,14 +19,12 @@ from typing import Any
 
 from flask import Flask, g, request
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import CallbackDict
 
 from monitor.auth import Identity, token_identity, user_identity
 from monitor.config import Config
 from monitor.store.db import Database
-from monitor.store.models import Setting, Token, User, WebSession
+from monitor.store import repository
 
 SECRET_SETTING = "web.secret_key"
 #: the expiry moves out with use, but at most once an hour (a write per request would queue on SQLite)
@@ -39,16 +37,13 @@ def shared_secret(db: Database, configured: str = "") -> str:
     if configured:
         return configured
     with db.read_session() as session:
-        row = session.get(Setting, SECRET_SETTING)
-    if row is not None:
-        return row.value
-    try:
-        with db.session() as session:
-            session.add(Setting(name=SECRET_SETTING, value=secrets.token_hex(32)))
-    except IntegrityError:  # another process made it first: use theirs
-        pass
+        stored = repository.setting(session, SECRET_SETTING)
+    if stored is not None:
+        return stored
+    with db.session() as session:
+        repository.add_setting_unless_set(session, SECRET_SETTING, secrets.token_hex(32))
     with db.read_session() as session:
-        return session.get(Setting, SECRET_SETTING).value
+        return repository.setting(session, SECRET_SETTING)
 
 
 @lru_cache(maxsize=8)
@@ -75,14 +70,13 @@ class SessionStore:
         """A new session for ``identity``; returns the id for the cookie (never stored)."""
         now = now or datetime.now(timezone.utc)
         sid = secrets.token_urlsafe(32)
-        row = WebSession(id_hash=self._key(sid), user_id=identity.user_id, token_id=identity.token_id,
-                         credential=self._credential(identity.credential) if identity.credential else None,
-                         data=data, created_at=now, expires_at=now + self.lifetime)
-        if identity.user_id is None and identity.token_id is None and row.credential is None:
+        credential = self._credential(identity.credential) if identity.credential else None
+        if identity.user_id is None and identity.token_id is None and credential is None:
             raise ValueError(f"{identity.name} has nothing a session could stay bound to")
         with self.db.session() as session:
-            session.execute(delete(WebSession).where(WebSession.expires_at <= now))
-            session.add(row)
+            repository.add_web_session(session, now, id_hash=self._key(sid), user_id=identity.user_id,
+                                       token_id=identity.token_id, credential=credential, data=data,
+                                       expires_at=now + self.lifetime)
         return sid
 
     def load(self, sid: str, now: datetime | None = None) -> tuple[Identity, dict[str, Any]] | None:
@@ -90,7 +84,7 @@ class SessionStore:
         now = now or datetime.now(timezone.utc)
         key = self._key(sid)
         with self.db.read_session() as session:
-            row = session.get(WebSession, key)
+            row = repository.web_session(session, key)
             if row is None or row.expires_at <= now:
                 return None
             identity = self._bound(session, row)
@@ -99,17 +93,16 @@ class SessionStore:
             return None
         if expires_at - now < self.lifetime - REFRESH_EVERY:
             with self.db.session() as session:
-                session.execute(update(WebSession).where(WebSession.id_hash == key)
-                                .values(expires_at=now + self.lifetime))
+                repository.change_web_session(session, key, expires_at=now + self.lifetime)
         return identity, data
 
-    def _bound(self, session, row: WebSession) -> Identity | None:
+    def _bound(self, session, row) -> Identity | None:
         if row.user_id is not None:
-            user = session.get(User, row.user_id)
+            user = repository.user_by_id(session, row.user_id)
             return user_identity(user) if user is not None else None
         if row.token_id is not None:
-            token = session.get(Token, row.token_id)
-            return token_identity(token) if token is not None and token.revoked_at is None else None
+            token = repository.live_token(session, row.token_id)
+            return token_identity(token) if token is not None else None
         kind = (row.credential or "").partition(":")[0]
         if kind in BOOTSTRAP and row.credential == self._credential(kind):
             return Identity(BOOTSTRAP[kind][1], "admin", credential=kind)
@@ -117,11 +110,11 @@ class SessionStore:
 
     def update(self, sid: str, data: dict[str, Any]) -> None:
         with self.db.session() as session:
-            session.execute(update(WebSession).where(WebSession.id_hash == self._key(sid)).values(data=data))
+            repository.change_web_session(session, self._key(sid), data=data)
 
     def end(self, sid: str) -> None:
         with self.db.session() as session:
-            session.execute(delete(WebSession).where(WebSession.id_hash == self._key(sid)))
+            repository.end_web_session(session, self._key(sid))
 
 
 class ServerSession(CallbackDict, SessionMixin):

@@ -6,12 +6,11 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from flask import render_template
-from sqlalchemy import select
 
 from monitor.api import runtime
 from monitor.api.standards import FILE_NAME
 from monitor.core.standards import Standard
-from monitor.store.models import StandardsVersion
+from monitor.store import repository
 from monitor.views import iso
 from monitor.web import pages
 from monitor.web.format import rule_in_words
@@ -45,9 +44,7 @@ def static_card(standard: Standard, catalogue: Mapping[str, str]) -> dict[str, A
 
 def _files() -> list[dict[str, Any]]:
     with runtime().db.read_session() as session:
-        rows = session.execute(select(StandardsVersion.file, StandardsVersion.version, StandardsVersion.author,
-                                      StandardsVersion.created_at)
-                               .order_by(StandardsVersion.file, StandardsVersion.version.desc())).all()
+        rows = repository.file_summaries(session)
     latest: dict[str, dict[str, Any]] = {}
     for file, version, author, created_at in rows:
         latest.setdefault(file, {"name": file, "version": version, "author": author, "created_at": iso(created_at)})
@@ -87,8 +84,7 @@ def edit_file(name: str):
         return render_template("pages/error.html", status=404, title="No such file",
                                message="A standards file name looks like restaurant.yaml."), 404
     with runtime().db.read_session() as session:
-        versions = session.scalars(select(StandardsVersion).where(StandardsVersion.file == name)
-                                   .order_by(StandardsVersion.version.desc()).limit(EDITOR_VERSIONS)).all()
+        versions = repository.versions_page(session, name, EDITOR_VERSIONS)[:EDITOR_VERSIONS]
     current = versions[0] if versions else None
     return render_template("pages/editor.html", name=name, text=current.text if current else "",
                            version=current.version if current else 0, versions=versions)

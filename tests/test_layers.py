@@ -1,0 +1,32 @@
+"""Every import points down: the pure core knows no framework, the HTTP layer runs no SQL."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+MONITOR = Path(__file__).resolve().parent.parent / "monitor"
+FORBIDDEN = {
+    "core": ("flask", "sqlalchemy", "paho", "werkzeug", "marshmallow", "monitor.store", "monitor.api", "monitor.web"),
+    "api": ("sqlalchemy", "monitor.store.models"),
+    "web": ("sqlalchemy", "monitor.store.models"),
+}
+
+
+def imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_a_layer_imports_nothing_above_or_beside_it(layer):
+    found = {f"{path.relative_to(MONITOR)}: {name}"
+             for path in (MONITOR / layer).rglob("*.py") for name in imports(path)
+             if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN[layer])}
+    assert not found
