@@ -62,5 +62,5 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     return app
 
 
-def configure_logging(level: str = "INFO") -> None:
-    logs.configure(level)
+def configure_logging(level: str = "INFO", verbose: bool = False) -> None:
+    logs.configure(level, verbose)

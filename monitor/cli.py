@@ -1,17 +1,20 @@
 """``python -m monitor …``: run the service, manage the database, standards, tokens and users."""
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import sys
 import threading
 from datetime import date
 from pathlib import Path
+from typing import Callable
 
 import click
 from flask import Flask
 
 from monitor.app import configure_logging, create_app
+from monitor.auth import ROLES
 from monitor.config import Config
 
 
@@ -49,8 +52,26 @@ def web_app() -> Flask:
 
 
 @click.group(help=__doc__)
-def main() -> None:
-    configure_logging()
+@click.option("-v", "--verbose", is_flag=True, help="Also log every request and every migration check.")
+def main(verbose: bool) -> None:
+    configure_logging(verbose=verbose)
+
+
+def with_database(command: Callable[..., None]) -> Callable[..., None]:
+    """For commands that work on the database: hands them ``database``, migrated to the newest schema."""
+
+    @functools.wraps(command)
+    def opened(*args: object, **kwargs: object) -> None:
+        from monitor.store.db import Database
+
+        database = Database(Config.load().database.url)
+        try:
+            database.upgrade()
+            command(database, *args, **kwargs)
+        finally:
+            database.dispose()
+
+    return opened
 
 
 @main.command(help="Web UI + API + MQTT ingestion + deadline scheduler in one process.")
@@ -61,11 +82,7 @@ def run(host: str | None, port: int | None) -> None:
     runtime = app.extensions["smartmon"]
     config = runtime.config
     _first_run_login(runtime, host or config.web.host, port if port is not None else config.web.port)
-    if config.mqtt.enabled:
-        runtime.start_mqtt()
-    runtime.start_scheduler()
-    runtime.start_notify()
-    runtime.start_standards_refresh()
+    runtime.start_processing()
     simulator = _start_simulator(config) if config.simulator.enabled else None
     try:
         _serve(app, host or config.web.host, port if port is not None else config.web.port)
@@ -121,11 +138,8 @@ def worker(worker_id: str) -> None:
     config = Config.load()
     runtime = Runtime(config)
     runtime.prepare()
-    runtime.start_mqtt(client_id=f"smartmon-worker-{worker_id}",
-                       shared_group=config.mqtt.shared_group or "smartmon")
-    runtime.start_scheduler()
-    runtime.start_notify(owner=f"smartmon-worker-{worker_id}")
-    runtime.start_standards_refresh()
+    runtime.start_processing(client_id=f"smartmon-worker-{worker_id}",
+                             shared_group=config.mqtt.shared_group or "smartmon")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -151,11 +165,8 @@ def db() -> None:
 
 
 @db.command("upgrade", help="Apply the database migrations (run, web and worker also do this at start).")
-def db_upgrade() -> None:
-    from monitor.store.db import Database
-
-    database = Database(Config.load().database.url)
-    database.upgrade()
+@with_database
+def db_upgrade(database) -> None:
     click.echo("database is at the newest schema")
 
 
@@ -205,22 +216,15 @@ def token() -> None:
     pass
 
 
-def _runtime_session():
-    from monitor.store.db import Database
-
-    database = Database(Config.load().database.url)
-    database.upgrade()
-    return database
-
-
 @token.command("create", help="Create a token and print its secret once (only its hash is kept).")
-@click.option("--role", required=True, type=click.Choice(["device", "manager", "operations", "auditor", "admin"]))
+@click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--site", "sites", multiple=True, help="Limit a device token to these sites (repeatable).")
 @click.option("--name", default="", help="A name to recognise the token by.")
-def token_create(role: str, sites: tuple[str, ...], name: str) -> None:
+@with_database
+def token_create(database, role: str, sites: tuple[str, ...], name: str) -> None:
     from monitor.auth import create_token
 
-    with _runtime_session().session() as session:
+    with database.session() as session:
         row, secret = create_token(session, role, sites, name)
         click.echo(f"token {row.id} ({row.role}{', sites ' + ','.join(sites) if sites else ''}) created; "
                    "the secret is shown once:", err=True)
@@ -228,13 +232,12 @@ def token_create(role: str, sites: tuple[str, ...], name: str) -> None:
 
 
 @token.command("list", help="One row per token: id, role, sites, name, created, revoked.")
-def token_list() -> None:
-    from sqlalchemy import select
+@with_database
+def token_list(database) -> None:
+    from monitor.store import repository
 
-    from monitor.store.models import Token
-
-    with _runtime_session().session() as session:
-        for row in session.scalars(select(Token).order_by(Token.created_at)):
+    with database.read_session() as session:
+        for row in repository.tokens(session):
             revoked = row.revoked_at.isoformat() if row.revoked_at else "-"
             click.echo(f"{row.id}\t{row.role}\t{','.join(row.sites) or '*'}\t{row.name}\t"
                        f"{row.created_at.isoformat()}\t{revoked}")
@@ -242,10 +245,11 @@ def token_list() -> None:
 
 @token.command("revoke", help="Revoke a token by id; it and the sessions opened with it stop working at once.")
 @click.argument("token_id")
-def token_revoke(token_id: str) -> None:
+@with_database
+def token_revoke(database, token_id: str) -> None:
     from monitor.auth import revoke_token
 
-    with _runtime_session().session() as session:
+    with database.session() as session:
         if not revoke_token(session, token_id):
             raise click.ClickException(f"no active token with id {token_id} (see: python -m monitor token list)")
     click.echo(f"token {token_id} revoked")
@@ -258,15 +262,16 @@ def user() -> None:
 
 @user.command("create", help="Create a login; the password is asked for, or read from stdin.")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(["device", "manager", "operations", "auditor", "admin"]))
+@click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def user_create(name: str, role: str, password_stdin: bool) -> None:
+@with_database
+def user_create(database, name: str, role: str, password_stdin: bool) -> None:
     from monitor.auth import create_user
 
     password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
         "Password", hide_input=True, confirmation_prompt=True)
     try:
-        with _runtime_session().session() as session:
+        with database.session() as session:
             create_user(session, name, role, password)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
@@ -275,10 +280,11 @@ def user_create(name: str, role: str, password_stdin: bool) -> None:
 
 @user.command("remove", help="Remove a login; its open sessions end at once.")
 @click.argument("name")
-def user_remove(name: str) -> None:
+@with_database
+def user_remove(database, name: str) -> None:
     from monitor.auth import remove_user
 
-    with _runtime_session().session() as session:
+    with database.session() as session:
         if not remove_user(session, name):
             raise click.ClickException(f"no user named {name}")
     click.echo(f"user {name} removed; its sessions are ended")

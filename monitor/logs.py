@@ -71,13 +71,20 @@ def _install_record_factory() -> None:
         _installed = True
 
 
-def configure(level: str = "INFO") -> None:
-    """The process's logging: one stream handler on the root logger, secrets redacted everywhere."""
+#: loggers whose INFO lines are noise on a console: a migration check on every command, a line per request
+CHATTY = ("alembic", "werkzeug")
+
+
+def configure(level: str = "INFO", verbose: bool = False) -> None:
+    """The process's logging: one stream handler on the root logger, secrets redacted everywhere;
+    Alembic's and werkzeug's INFO lines only when ``verbose`` (``python -m monitor -v …``)."""
     _install_record_factory()
     logging.basicConfig(level=level)
     formatter = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.setFormatter(formatter)
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
 
 
 _install_record_factory()

@@ -55,6 +55,15 @@ class Runtime:
         self.db.upgrade()
         self.registry.import_directory()
 
+    def start_processing(self, *, client_id: str | None = None, shared_group: str = "") -> None:
+        """What a run or worker process does besides serving pages: MQTT ingestion (when enabled),
+        the deadline scheduler, notifications and the standards refresh."""
+        if self.config.mqtt.enabled:
+            self.start_mqtt(client_id=client_id, shared_group=shared_group)
+        self.start_scheduler()
+        self.start_notify(owner=client_id)
+        self.start_standards_refresh()
+
     def start_mqtt(self, *, client_id: str | None = None, shared_group: str = "") -> MqttBridge:
         """Ingest from the broker and relay alert changes to it (run and worker processes)."""
         c = self.config

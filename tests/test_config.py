@@ -1,6 +1,7 @@
 """Configuration: validated once at load into typed sections; a bad value is one line naming the key."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -82,3 +83,15 @@ def test_the_command_line_says_it_in_one_line_without_a_traceback(tmp_path):
                           cwd=ROOT, env={"MONITOR_CONFIG": str(path), "PATH": "/usr/bin:/bin"}, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == ["configuration error: unknown configuration key 'mqtt.recieve_maximum'"]
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_request_and_migration_lines_only_with_verbose(tmp_path, verbose):
+    """The console is for what a person must read: werkzeug's line per request and Alembic's line per
+    migration check appear only with ``python -m monitor -v``."""
+    env = {"MONITOR_CONFIG": os.devnull, "MONITOR_DATABASE_URL": f"sqlite:///{tmp_path}/m.db", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "monitor", *(["-v"] if verbose else []), "db", "upgrade"],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert ("alembic.runtime.migration" in done.stderr) is verbose
+    assert "database is at the newest schema" in done.stdout

@@ -31,7 +31,7 @@ def test_no_secret_reaches_the_log_and_a_restart_ends_no_session(tmp_path):
     wall_token = cli(env, "token", "create", "--role", "manager", "--name", "wall-1")
     device_token = cli(env, "token", "create", "--role", "device", "--site", "bj-01")
     bogus_token = "smk_" + "n0tAreal" * 5
-    service = Service(tmp_path, "mqtt://127.0.0.1:1", db_url=db_url,
+    service = Service(tmp_path, "mqtt://127.0.0.1:1", db_url=db_url, verbose=True,  # -v: the access log too
                       extra_env={"MONITOR_MQTT_ENABLED": "false", "MONITOR_ADMIN_PASSWORD": ADMIN_PASSWORD})
     service.start()
     try:

@@ -139,6 +139,10 @@ def user_by_id(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
+def tokens(session: Session) -> Sequence[Token]:
+    return session.scalars(select(Token).order_by(Token.created_at)).all()
+
+
 def live_token(session: Session, token_id: int) -> Token | None:
     """The token, unless it was revoked."""
     token = session.get(Token, token_id)

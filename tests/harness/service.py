@@ -34,13 +34,14 @@ class Service:
 
     def __init__(self, workdir: Path, mqtt_url: str, db_url: str | None = None, *, name: str = "service",
                  client_id: str | None = None, standards: Path = ENGINE_STANDARDS,
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, verbose: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.name = name
         self.log = workdir / f"{name}-{self.port}.log"
         self.env = service_env(db_url or f"sqlite:///{workdir}/{name}.db", mqtt_url, standards,
                                {"MONITOR_MQTT_CLIENT_ID": client_id or f"{name}-{self.port}", **(extra_env or {})})
+        self.command = [sys.executable, "-m", "monitor", *(["-v"] if verbose else []), "run", "--port", str(self.port)]
         self.process: subprocess.Popen | None = None
         self.started_at = 0.0
         self.ready_s: float | None = None
@@ -52,8 +53,7 @@ class Service:
 
     def start(self, wait_healthy: bool = True, timeout: float = 30.0) -> "Service":
         self.started_at = time.monotonic()
-        self.process = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--port", str(self.port)],
-                                        cwd=ROOT, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         if wait_healthy:
             self.wait_ready(timeout)
         return self
