@@ -20,7 +20,7 @@ from monitor.core.alerting import ACKNOWLEDGED, ESCALATION, LIVE_STATES, OPEN, R
 from monitor.core.clocks import Clock
 from monitor.store import audit, bulk
 from monitor.store.models import AlertAction, AlertRow
-from monitor.views import alert_json
+from monitor.serializers import alert_json
 
 
 class AlertError(Exception):

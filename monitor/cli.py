@@ -186,7 +186,7 @@ def smart(standard_id: str | None, days: int, as_json: bool) -> None:
     import json
     from datetime import datetime, timezone
 
-    from monitor.evaluation import default_window, smart_evaluation
+    from monitor.review import default_window, smart_evaluation
     from monitor.runtime import Runtime
 
     runtime = Runtime(Config.load())

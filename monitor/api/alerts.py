@@ -15,7 +15,7 @@ from monitor.auth import identify_token
 from monitor.errors import ApiError, error_body
 from monitor.notify.channel import Batch
 from monitor.store import repository
-from monitor.views import alert_json
+from monitor.serializers import alert_json
 
 KEEPALIVE_S = 15.0
 #: a stream re-reads its credentials this often, so signing out or revoking ends it too

@@ -5,7 +5,7 @@ from flask import jsonify
 from monitor.api import api, require, runtime
 from monitor.errors import ApiError
 from monitor.store import repository
-from monitor.views import clock_json, event_json
+from monitor.serializers import clock_json, event_json
 
 
 def case_document(case: str) -> dict:

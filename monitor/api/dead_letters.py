@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import jsonify
 from monitor.api import api, page, page_args, require, runtime
 from monitor.store import repository
-from monitor.views import dead_letter_json
+from monitor.serializers import dead_letter_json
 
 
 @api.get("/dead-letters")

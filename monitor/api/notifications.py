@@ -5,7 +5,7 @@ from flask import jsonify, request
 from monitor.api import api, page, page_args, require, runtime
 from monitor.errors import ApiError
 from monitor.store import repository
-from monitor.views import notification_json
+from monitor.serializers import notification_json
 
 STATES = ("pending", "delivered", "failed")
 

@@ -9,12 +9,12 @@ from flask import Response, jsonify, request
 from monitor.api import api, current_identity, int_arg, page, page_args, require, runtime
 from monitor.core.smart import static_findings, static_grade
 from monitor.core.standards import StandardSet
-from monitor.evaluation import backtest, default_window, smart_evaluation
+from monitor.review import backtest, default_window, smart_evaluation
 from monitor.errors import ApiError
 from monitor.loader import StandardsError
 from monitor.registry import VersionConflict
 from monitor.store import repository
-from monitor.views import iso, standard_json
+from monitor.serializers import iso, standard_json
 
 FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.yaml")  # fullmatch: "x.yaml\n" is no name
 

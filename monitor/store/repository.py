@@ -1,6 +1,6 @@
 """The queries the HTTP layer needs, in one place: API views, pages, streams and the relay call these
 and run no SQL of their own. Each takes an open session and returns rows (ORM objects or tuples);
-shaping them into JSON is the views' business (``monitor/views.py``).
+shaping them into JSON is ``monitor/serializers.py``'s business.
 
 Paged lists fetch ``limit + 1`` rows, so the caller knows whether there is a next page.
 """

@@ -13,7 +13,7 @@ from flask import render_template, request
 
 from monitor.api import runtime
 from monitor.store import repository
-from monitor.views import alert_json, clock_json, iso
+from monitor.serializers import alert_json, clock_json, iso
 from monitor.web import pages
 from monitor.web.format import KIND_RANK
 from monitor.web.security import PEOPLE, page

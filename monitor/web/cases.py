@@ -10,7 +10,7 @@ from monitor.api import runtime
 from monitor.api.cases import case_document
 from monitor.errors import ApiError
 from monitor.store import repository
-from monitor.views import alert_json
+from monitor.serializers import alert_json
 from monitor.web import pages
 from monitor.web.format import parse_time
 from monitor.web.security import PEOPLE, page

@@ -10,7 +10,7 @@ from monitor.api import runtime
 from monitor.reports.formats import FORMATS
 from monitor.reports.groups import GROUP_KEYS
 from monitor.store import repository
-from monitor.views import dead_letter_json, iso, notification_json
+from monitor.serializers import dead_letter_json, iso, notification_json
 from monitor.web import pages
 from monitor.web.security import page
 
@@ -76,7 +76,7 @@ def dead_letters():
                            older=rows[-1]["id"] if more else None, zone=timezone.utc, notifications=notifications)
 
 
-def _notification(row: Notification) -> dict:
+def _notification(row) -> dict:
     """The API's item, with the group and the alerts themselves for the page."""
     return {**notification_json(row), "group": row.labels, "changes": [c["alert"] for c in row.changes],
             "next_attempt_at": iso(row.next_attempt_at) if row.state == "pending" else None}

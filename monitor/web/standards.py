@@ -11,7 +11,7 @@ from monitor.api import runtime
 from monitor.api.standards import FILE_NAME
 from monitor.core.standards import Standard
 from monitor.store import repository
-from monitor.views import iso
+from monitor.serializers import iso
 from monitor.web import pages
 from monitor.web.format import rule_in_words
 from monitor.web.security import PEOPLE, page
