@@ -44,6 +44,22 @@ class Runtime:
         limits = Limits(c.get("ingest.max_payload_bytes"), c.get("ingest.max_batch"),
                         c.duration("ingest.max_future_skew"))
         self.ingestor = Ingestor(self.db, self.evaluator, self.fanout, limits, on_due=self.scheduler.wake)
+        self.registry.after_save = self._judge_future_dated
+
+    def _judge_future_dated(self, session, history, saved_at):
+        """A version saved now judges the clocks that start after now: those of events stored already
+        but dated a little ahead (device clocks) are judged again, in the saving transaction."""
+        cases = self.evaluator.cases_started_after(session, history, saved_at)
+        if not cases:
+            return None
+        changes, due = self.evaluator.reevaluate(session, cases, saved_at, history)
+
+        def after_commit() -> None:
+            self.fanout.publish(changes)
+            if due is not None:
+                self.scheduler.wake(due)
+
+        return after_commit
 
     def prepare(self) -> None:
         """Migrate the database and load the standards (importing new or changed files)."""
