@@ -35,7 +35,7 @@ class Base(DeclarativeBase):
 class EventRow(Base):
     __tablename__ = "events"
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    id: Mapped[str] = mapped_column(String(128), unique=True)
+    id: Mapped[str] = mapped_column(String(128))  # unique within its site (SPEC §1)
     case_id: Mapped[str] = mapped_column(String(200), index=True)
     type: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
@@ -46,7 +46,10 @@ class EventRow(Base):
     received_at: Mapped[datetime]
     source: Mapped[str] = mapped_column(String(300))
 
-    __table_args__ = (Index("ix_events_site_at", "site", "at"), Index("ix_events_type_at", "type", "at"))
+    __table_args__ = (
+        # (id, site) rather than (site, id): ingestion looks repeats up by id
+        UniqueConstraint("id", "site", name="uq_events_id_site"),
+        Index("ix_events_site_at", "site", "at"), Index("ix_events_type_at", "type", "at"))
 
 
 class DeadLetter(Base):
