@@ -35,11 +35,17 @@ def to_event(row: EventRow | Any) -> Event:
                  attrs=row.attrs or {})
 
 
-def offline_intervals(session: Session, sites: Iterable[str]) -> dict[str, list[Interval]]:
-    """Per site, the stretches in which at least one of its devices said it was offline."""
-    rows = session.execute(
-        select(DeviceStatus.site, DeviceStatus.device, DeviceStatus.state, DeviceStatus.at)
-        .where(bulk.member_of(session, DeviceStatus.site, set(sites))).order_by(DeviceStatus.at, DeviceStatus.seq))
+def offline_intervals(session: Session, sites: Iterable[str] | None = None) -> dict[str, list[Interval]]:
+    """Per site, the stretches in which at least one of its devices said it was offline.
+
+    Timed by the monitor's ``received_at`` (SPEC §2), never by the ``at`` a device claims: a Last
+    Will reaches the monitor long after the device wrote it, and a backdated ``offline`` would
+    otherwise excuse every breach since. ``sites`` None: every site (the audit check).
+    """
+    query = select(DeviceStatus.site, DeviceStatus.device, DeviceStatus.state, DeviceStatus.received_at)
+    if sites is not None:
+        query = query.where(bulk.member_of(session, DeviceStatus.site, set(sites)))
+    rows = session.execute(query.order_by(DeviceStatus.received_at, DeviceStatus.seq))
     intervals: dict[str, list[Interval]] = defaultdict(list)
     went_offline: dict[tuple[str, str], datetime] = {}
     for site, device, state, at in rows:

@@ -40,6 +40,7 @@ class Delivery:
 
     ``kind`` is ``events`` or ``status`` (a device's online/offline message); ``refused`` holds
     the reason when the payload is unusable before parsing (e.g. a topic naming no valid device).
+    ``retained``: the broker sent it as a retained message (on subscribing), not as it was published.
     """
 
     raw: bytes
@@ -50,6 +51,7 @@ class Delivery:
     default_site: str = "default"
     kind: str = EVENTS
     refused: str | None = None
+    retained: bool = False
 
 
 @dataclass
@@ -117,6 +119,12 @@ def parse_delivery(delivery: Delivery, outcome: Outcome, now: datetime, limits: 
     if delivery.refused:
         reject(delivery.refused, delivery.raw[:4096])
         return parsed
+    if delivery.retained and delivery.kind == EVENTS:
+        # Events are not state (SPEC §2): a retained one is an old event replayed to every new
+        # subscriber, already stored when it was published live (or never meant to be).
+        log.info("ignored a retained message on %s (%d bytes)", source, len(delivery.raw))
+        metrics.RETAINED_IGNORED.inc()
+        return parsed
     if len(delivery.raw) > limits.max_payload_bytes:
         reject(f"payload is {len(delivery.raw)} bytes, over the {limits.max_payload_bytes}-byte limit",
                delivery.raw[:4096])
@@ -183,6 +191,7 @@ def _validate_status(document: Any, delivery: Delivery, now: datetime) -> tuple[
         data = STATUS_SCHEMA.load(document)
     except ValidationError as exc:
         return one_line(exc.messages), {}
+    # ``at`` is what the device claims, kept for information; the monitor times it by ``received_at``
     at = data["at"].astimezone(timezone.utc) if data["at"] else now
     return None, {"site": delivery.site, "device": delivery.device, "state": data["state"], "at": at,
                   "received_at": now}
@@ -267,12 +276,19 @@ class Ingestor:
 
     @staticmethod
     def _record_statuses(session: Session, statuses: list[dict[str, Any]]) -> set[str]:
-        """Store status messages; return the cases whose clocks fell due while a returning device was away."""
+        """Store status messages (chained, as the data-gap figures rest on them); return the cases whose
+        clocks fell due while a returning device was away."""
         cases: set[str] = set()
+        if not statuses:
+            return cases
+        for row, seq in zip(statuses, bulk.allocate_keys(session, DeviceStatus.seq, len(statuses))):
+            row["seq"] = seq
         bulk.insert_rows(session, DeviceStatus, statuses)
+        audit.append(session, "device_status", statuses)
         for status in statuses:
             if status["state"] == "online":
-                cases |= _cases_judged_while_offline(session, status["site"], status["device"], status["at"])
+                cases |= _cases_judged_while_offline(session, status["site"], status["device"],
+                                                     status["received_at"])
         return cases
 
 
@@ -284,10 +300,11 @@ def _content(row: Any) -> tuple:
 
 
 def _cases_judged_while_offline(session: Session, site: str, device: str, back_at: datetime) -> set[str]:
-    """They get ``data_gap`` when re-evaluated (the floor may have served in time unseen)."""
-    since = session.scalar(select(DeviceStatus.at).where(
+    """They get ``data_gap`` when re-evaluated (the floor may have served in time unseen). Times are
+    the monitor's own receive times (SPEC §2)."""
+    since = session.scalar(select(DeviceStatus.received_at).where(
         DeviceStatus.site == site, DeviceStatus.device == device, DeviceStatus.state == "offline",
-        DeviceStatus.at <= back_at).order_by(DeviceStatus.at.desc()).limit(1))
+        DeviceStatus.received_at <= back_at).order_by(DeviceStatus.received_at.desc()).limit(1))
     if since is None:
         return set()
     return set(session.scalars(select(ClockRow.case_id).where(

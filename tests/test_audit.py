@@ -62,7 +62,7 @@ def verified(runtime):
 def test_a_clean_chain_verifies_and_covers_every_row(recorded, sql):
     result = verified(recorded)
     rows = sum(run(sql, f"SELECT count(*) FROM {table}").scalar_one()
-               for table in ("events", "standards_versions", "alert_actions"))
+               for table in ("events", "device_status", "standards_versions", "alert_actions"))
     assert result.ok and result.first_broken is None
     assert result.records == rows and rows > 10
     assert {kind: len(refs(sql, kind)) for kind in ("event", "standards_version", "alert_action")} == {

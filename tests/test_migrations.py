@@ -64,3 +64,22 @@ def test_the_migrated_schema_is_the_models_schema(engine):
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []
+
+
+def test_0002_chains_the_status_rows_stored_before_it(engine, db_url):
+    from monitor.store import audit
+    from monitor.store.db import Database
+
+    migrate(engine, "0001")
+    with engine.begin() as connection:
+        for seq, state in ((1, "offline"), (2, "online")):
+            connection.execute(text("INSERT INTO device_status (seq, site, device, state, at, received_at) "
+                                    "VALUES (:seq, 'bj-01', 'tab', :state, :at, :at)"),
+                               {"seq": seq, "state": state, "at": AT})
+    migrate(engine, "head")
+    database = Database(db_url)
+    try:
+        result = audit.verify(database)
+    finally:
+        database.dispose()
+    assert (result.ok, result.records) == (True, 2)

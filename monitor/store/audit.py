@@ -1,4 +1,5 @@
-"""The tamper-evident audit trail: a hash chain over events, standards versions and alert actions.
+"""The tamper-evident audit trail: a hash chain over events, device status messages, standards
+versions, alert actions and re-judgements.
 
 Each stored row gets a link ``hash = sha256(prev_hash | kind | ref | row_hash)``; ``row_hash`` is
 the hash of the row's canonical content *including its primary key*, so a row changed, deleted,
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from monitor.store import bulk
 from monitor.store.db import Database
-from monitor.store.models import AlertAction, AuditRecord, EventRow, StandardsVersion
+from monitor.store.models import AlertAction, AuditRecord, DeviceStatus, EventRow, StandardsVersion
 
 GENESIS = "0" * 64
 _CHAIN_LOCK = 7_400_211  # pg advisory lock id: one writer appends to the chain at a time
@@ -45,6 +46,11 @@ def event_fields(row: Mapping[str, Any]) -> dict[str, Any]:
             "received_at": row["received_at"], "source": row["source"]}
 
 
+def status_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {"seq": row["seq"], "site": row["site"], "device": row["device"], "state": row["state"], "at": row["at"],
+            "received_at": row["received_at"]}
+
+
 def version_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     return {"id": row["id"], "file": row["file"], "version": row["version"], "text": row["text"],
             "author": row["author"], "created_at": row["created_at"], "diff": row["diff"]}
@@ -58,6 +64,7 @@ def action_fields(row: Mapping[str, Any]) -> dict[str, Any]:
 #: kind → (table, primary-key column, canonical fields)
 KINDS = {
     "event": (EventRow, EventRow.seq, event_fields),
+    "device_status": (DeviceStatus, DeviceStatus.seq, status_fields),
     "standards_version": (StandardsVersion, StandardsVersion.id, version_fields),
     "alert_action": (AlertAction, AlertAction.seq, action_fields),
 }

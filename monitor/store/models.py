@@ -72,7 +72,8 @@ class DeviceStatus(Base):
     at: Mapped[datetime]
     received_at: Mapped[datetime]
 
-    __table_args__ = (Index("ix_device_status_site_at", "site", "at"),)
+    #: the monitor's receive time: what the data-gap rule reads (SPEC §2); ``at`` is the device's claim
+    __table_args__ = (Index("ix_device_status_site_received", "site", "received_at"),)
 
 
 class ClockRow(Base):

@@ -1,4 +1,4 @@
-"""verdicts that hold: event ids per site
+"""verdicts that hold: event ids per site, device status by receipt
 
 Revision ID: 0002
 Revises: 0001
@@ -6,9 +6,15 @@ Revises: 0001
 * events: an id is unique within its site (SPEC §1), so the unique constraint on ``id`` becomes one
   on ``(id, site)`` (id first: ingestion looks repeats up by id). Existing rows are kept as they are:
   ids were globally unique before, so they are unique per site too.
+* device_status: offline/online intervals are timed by ``received_at`` (SPEC §2), so the index on
+  ``(site, at)`` becomes one on ``(site, received_at)``. Status rows join the audit chain: those
+  stored before this revision are appended to it here, in their order.
 """
 from alembic import op
 import sqlalchemy as sa
+
+from monitor.store.audit import GENESIS, link_hash, row_digest, status_fields
+from monitor.store.models import UTCDateTime
 
 
 revision = '0002'
@@ -32,9 +38,37 @@ def upgrade() -> None:
     with op.batch_alter_table("events", naming_convention=NAMES) as batch_op:
         batch_op.drop_constraint(old, type_="unique")
         batch_op.create_unique_constraint("uq_events_id_site", ["id", "site"])
+    with op.batch_alter_table("device_status") as batch_op:
+        batch_op.drop_index("ix_device_status_site_at")
+        batch_op.create_index("ix_device_status_site_received", ["site", "received_at"], unique=False)
+    _chain_existing_statuses()
+
+
+def _chain_existing_statuses() -> None:
+    bind = op.get_bind()
+    status = sa.table("device_status", sa.column("seq"), sa.column("site"), sa.column("device"),
+                      sa.column("state"), sa.column("at", UTCDateTime()), sa.column("received_at", UTCDateTime()))
+    chain = sa.table("audit_chain", sa.column("seq"), sa.column("kind"), sa.column("ref"), sa.column("row_hash"),
+                     sa.column("prev_hash"), sa.column("hash"))
+    prev = bind.execute(sa.select(chain.c.hash).order_by(chain.c.seq.desc()).limit(1)).scalar() or GENESIS
+    links = []
+    for row in bind.execute(sa.select(status).order_by(status.c.seq)).mappings():
+        content = status_fields(row)
+        digest = row_digest(content)
+        current = link_hash(prev, "device_status", str(row["seq"]), digest)
+        links.append({"kind": "device_status", "ref": str(row["seq"]), "row_hash": digest, "prev_hash": prev,
+                      "hash": current})
+        prev = current
+    if links:
+        bind.execute(sa.insert(chain), links)
 
 
 def downgrade() -> None:
+    # the status links stay in the chain (removing them would break every later link); the code of
+    # 0001 does not know them, so its verify reports the first as changed
+    with op.batch_alter_table("device_status") as batch_op:
+        batch_op.drop_index("ix_device_status_site_received")
+        batch_op.create_index("ix_device_status_site_at", ["site", "at"], unique=False)
     # fails when two sites share an id by now: those events cannot both be kept under global ids
     with op.batch_alter_table("events", naming_convention=NAMES) as batch_op:
         batch_op.drop_constraint("uq_events_id_site", type_="unique")
