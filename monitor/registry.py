@@ -20,10 +20,11 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from monitor.core.standards import StandardSet, StandardsFile
-from monitor.core.versions import History
+from monitor.core.versions import History, Rejudgement
 from monitor.loader import StandardsError, load_set
 from monitor.store import audit
 from monitor.store.db import Database
+from monitor.store.models import Rejudgement as RejudgementRow
 from monitor.store.models import StandardsVersion
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,9 @@ class Registry:
 
     @staticmethod
     def _read_marker(session: Session) -> Any:
-        return session.scalar(select(func.max(StandardsVersion.id)))
+        """Changes when a version or a re-judgement is stored (ids only grow)."""
+        return tuple(session.execute(select(select(func.max(StandardsVersion.id)).scalar_subquery(),
+                                            select(func.max(RejudgementRow.id)).scalar_subquery())).one())
 
     def _install(self, session: Session) -> None:
         marker = self._read_marker(session)
@@ -204,4 +207,16 @@ def load_history(session: Session, parsed: dict[int, StandardsFile] | None = Non
             changes[-1] = (effective, mapping)  # saved together (the files found at one start)
         else:
             changes.append((effective, mapping))
-    return StandardSet(tuple(files[name] for name in sorted(files))), History(changes)
+    version_ids = {(row.file, row.version): row.id for row in rows}
+    rejudgements = []
+    for row in session.execute(select(RejudgementRow.id, RejudgementRow.standard_id, RejudgementRow.file,
+                                      RejudgementRow.version, RejudgementRow.window_from, RejudgementRow.window_to,
+                                      RejudgementRow.at).order_by(RejudgementRow.id)):
+        standards = parsed.get(version_ids.get((row.file, row.version)))
+        definition = next((s for s in standards.standards if s.id == row.standard_id), None) if standards else None
+        if definition is None:
+            log.error("re-judgement %s names %s in %s@%s, which does not load; it is left out", row.id,
+                      row.standard_id, row.file, row.version)
+            continue
+        rejudgements.append(Rejudgement(row.standard_id, row.window_from, min(row.window_to, row.at), definition))
+    return StandardSet(tuple(files[name] for name in sorted(files))), History(changes, rejudgements)

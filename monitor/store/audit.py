@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from monitor.store import bulk
 from monitor.store.db import Database
-from monitor.store.models import AlertAction, AuditRecord, DeviceStatus, EventRow, StandardsVersion
+from monitor.store.models import AlertAction, AuditRecord, DeviceStatus, EventRow, Rejudgement, StandardsVersion
 
 GENESIS = "0" * 64
 _CHAIN_LOCK = 7_400_211  # pg advisory lock id: one writer appends to the chain at a time
@@ -61,12 +61,19 @@ def action_fields(row: Mapping[str, Any]) -> dict[str, Any]:
             "at": row["at"], "alert": row["alert"]}
 
 
+def rejudgement_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "standard": row["standard_id"], "file": row["file"], "version": row["version"],
+            "from": row["window_from"], "to": row["window_to"], "actor": row["actor"], "at": row["at"],
+            "clocks": row["clocks"], "changed": row["changed"]}
+
+
 #: kind → (table, primary-key column, canonical fields)
 KINDS = {
     "event": (EventRow, EventRow.seq, event_fields),
     "device_status": (DeviceStatus, DeviceStatus.seq, status_fields),
     "standards_version": (StandardsVersion, StandardsVersion.id, version_fields),
     "alert_action": (AlertAction, AlertAction.seq, action_fields),
+    "rejudgement": (Rejudgement, Rejudgement.id, rejudgement_fields),
 }
 
 

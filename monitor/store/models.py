@@ -175,6 +175,24 @@ class StandardsVersion(Base):
     __table_args__ = (UniqueConstraint("file", "version", name="uq_standards_versions"),)
 
 
+class Rejudgement(Base):
+    """An explicit re-judgement (SPEC §3.2, §8 ``rejudge``): the clocks of ``standard_id`` that started in
+    ``[window_from, window_to)`` — up to ``at`` — are judged by ``file`` version ``version`` from
+    then on. Who, when, and how many verdicts it changed; chained into the audit trail."""
+
+    __tablename__ = "rejudgements"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    standard_id: Mapped[str] = mapped_column(String(64))
+    file: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int]
+    window_from: Mapped[datetime]
+    window_to: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
+    clocks: Mapped[int]
+    changed: Mapped[int]
+
+
 class Token(Base):
     __tablename__ = "tokens"
     id: Mapped[str] = mapped_column(String(16), primary_key=True)

@@ -1,4 +1,4 @@
-"""verdicts that hold: event ids per site, device status by receipt
+"""verdicts that hold: event ids per site, device status by receipt, re-judgements
 
 Revision ID: 0002
 Revises: 0001
@@ -9,6 +9,7 @@ Revises: 0001
 * device_status: offline/online intervals are timed by ``received_at`` (SPEC §2), so the index on
   ``(site, at)`` becomes one on ``(site, received_at)``. Status rows join the audit chain: those
   stored before this revision are appended to it here, in their order.
+* rejudgements: each explicit re-judgement of a window's clocks (SPEC §8 ``rejudge``), chained.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -42,6 +43,19 @@ def upgrade() -> None:
         batch_op.drop_index("ix_device_status_site_at")
         batch_op.create_index("ix_device_status_site_received", ["site", "received_at"], unique=False)
     _chain_existing_statuses()
+    op.create_table('rejudgements',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('standard_id', sa.String(length=64), nullable=False),
+    sa.Column('file', sa.String(length=200), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('window_from', UTCDateTime(), nullable=False),
+    sa.Column('window_to', UTCDateTime(), nullable=False),
+    sa.Column('actor', sa.String(length=200), nullable=False),
+    sa.Column('at', UTCDateTime(), nullable=False),
+    sa.Column('clocks', sa.Integer(), nullable=False),
+    sa.Column('changed', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
 
 
 def _chain_existing_statuses() -> None:
@@ -64,6 +78,7 @@ def _chain_existing_statuses() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('rejudgements')
     # the status links stay in the chain (removing them would break every later link); the code of
     # 0001 does not know them, so its verify reports the first as changed
     with op.batch_alter_table("device_status") as batch_op:
