@@ -35,6 +35,11 @@ def to_event(row: EventRow | Any) -> Event:
                  attrs=row.attrs or {})
 
 
+def case_site(events: Sequence[Event]) -> str:
+    """The site whose devices' offline intervals a case's clocks are judged with: its earliest event's."""
+    return min(events, key=Event.sort_key).site
+
+
 def offline_intervals(session: Session, sites: Iterable[str] | None = None) -> dict[str, list[Interval]]:
     """Per site, the stretches in which at least one of its devices said it was offline.
 
@@ -103,7 +108,7 @@ class CaseEvaluator:
         updates: list[dict[str, Any]] = []
         for case_id in case_ids:
             case_events = events.get(case_id, [])
-            site_offline = offline.get(case_events[0].site, []) if case_events else []
+            site_offline = offline.get(case_site(case_events), []) if case_events else []
             for standard_id in history.standards_for({e.type for e in case_events}):
                 for clock, standard in history.judge(standard_id, case_events, now, offline=site_offline,
                                                      skew=self.skew):

@@ -254,7 +254,8 @@ class Ingestor:
         columns = (EventRow.site, EventRow.id, EventRow.case_id, EventRow.type, EventRow.at, EventRow.staff,
                    EventRow.attrs)
         for chunk in bulk.chunks(sorted({event_id for _, event_id in keys})):
-            for row in session.connection().execute(select(*columns).where(bulk.member_of(session, EventRow.id, chunk))):
+            repeats = select(*columns).where(bulk.member_of(session, EventRow.id, chunk))
+            for row in session.connection().execute(repeats):
                 if (row.site, row.id) in keys:
                     stored[(row.site, row.id)] = _content(row._mapping)
         fresh = []

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from monitor.auth import create_token
 from monitor.cli import main
 from monitor.store import audit
-from tests.conftest import ENGINE_STANDARDS
+from tests.conftest import ENGINE_STANDARDS, run_sql
 from tests.test_scheduler import send
 
 T = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
@@ -34,17 +34,7 @@ def recorded(runtime, client, admin):
     return runtime
 
 
-@pytest.fixture
-def sql(db_url):
-    """A connection of our own, as someone with database access would have: no service code involved."""
-    engine = create_engine(db_url)
-    yield engine
-    engine.dispose()
-
-
-def run(engine, statement, **params):
-    with engine.begin() as connection:
-        return connection.execute(text(statement), params)
+run = run_sql
 
 
 def link(engine, kind, ref) -> int:

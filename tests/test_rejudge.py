@@ -3,35 +3,24 @@ are judged by the version in force now; the re-judgement is in the audit chain; 
 nothing. Through the service function, the API and the CLI, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
-import time_machine
 from click.testing import CliRunner
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from monitor.auth import create_token
 from monitor.cli import main
 from monitor.store import audit
 from monitor.store.models import AlertRow, ClockRow, Rejudgement
-from tests.conftest import ENGINE_STANDARDS, app_config, send
+from tests.conftest import ENGINE_STANDARDS, FLOOR, M, S, T, run_sql, send
 
-INSTALLED = datetime(2026, 11, 1, tzinfo=timezone.utc)
-T = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
-S = timedelta(seconds=1)
-M = timedelta(minutes=1)
 H = timedelta(hours=1)
-FLOOR = (ENGINE_STANDARDS / "floor.yaml").read_text(encoding="utf-8")
 
 
 @pytest.fixture
-def app(db_url):
-    from monitor.app import create_app
-
-    with time_machine.travel(INSTALLED, tick=True):
-        application = create_app(app_config(db_url))
-    yield application
-    application.extensions["smartmon"].db.dispose()
+def app(installed_app):
+    return installed_app
 
 
 @pytest.fixture
@@ -64,7 +53,7 @@ BEFORE = {"t1": ("missed", 1), "t2": ("missed", 1), "t3": ("missed", 1), "t4": (
 AFTER = {"t1": ("met", 2), "t2": ("met", 2), "t3": ("missed", 1), "t4": ("met", 2)}
 
 
-def test_a_rejudgement_changes_exactly_the_window_and_is_in_the_chain(month, db_url):
+def test_a_rejudgement_changes_exactly_the_window_and_is_in_the_chain(month, sql):
     assert clocks(month) == BEFORE
     result = month.rejudge("greet", T, T + 30 * M, "ops-lead", now=T + 3 * H)
     assert (result.clocks, result.changed, result.version, result.file, result.by) == (3, 3, 2, "floor.yaml",
@@ -76,14 +65,9 @@ def test_a_rejudgement_changes_exactly_the_window_and_is_in_the_chain(month, db_
     assert (row.standard_id, row.window_from, row.window_to, row.version, row.actor, row.at, row.changed) == (
         "greet", T, T + 30 * M, 2, "ops-lead", T + 3 * H, 3)
     assert breach.state == "retracted"  # under 3 minutes it was never due
-    engine = create_engine(db_url)
-    try:
-        with engine.begin() as connection:
-            links = connection.execute(text("SELECT kind, ref FROM audit_chain ORDER BY seq")).all()
-            assert links[-1] == ("rejudgement", str(row.id))
-            connection.execute(text("UPDATE rejudgements SET changed = 0"))
-    finally:
-        engine.dispose()
+    links = run_sql(sql, "SELECT kind, ref FROM audit_chain ORDER BY seq").all()
+    assert links[-1] == ("rejudgement", str(row.id))
+    run_sql(sql, "UPDATE rejudgements SET changed = 0")
     assert audit.verify(month.db).first_broken["kind"] == "rejudgement"
 
 

@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import paho.mqtt.client as paho
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from monitor.ingest import Delivery
 from monitor.store import audit
 from monitor.store.models import ClockRow, DeadLetter, DeviceStatus, EventRow
-from tests.conftest import app_config, send, wait_for
+from tests.conftest import M, S, T, app_config, run_sql, send, wait_for
 
-T = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
-S = timedelta(seconds=1)
-M = timedelta(minutes=1)
 
 
 def status(runtime, state: str, received: datetime, claimed: str | None = None, site: str = "bj-01") -> None:
@@ -59,20 +56,15 @@ def test_an_offline_received_before_the_deadline_marks_a_data_gap_whatever_it_cl
     assert gap(runtime, "t2") == ("breached", False)
 
 
-def test_status_rows_are_in_the_chain(runtime, db_url):
+def test_status_rows_are_in_the_chain(runtime, sql):
     status(runtime, "offline", T)
     status(runtime, "online", T + M)
     result = audit.verify(runtime.db)
     assert result.ok
-    engine = create_engine(db_url)
-    try:
-        with engine.begin() as connection:
-            kinds = connection.execute(text("SELECT kind FROM audit_chain ORDER BY seq")).scalars().all()
-            assert kinds.count("device_status") == 2
-            connection.execute(text("UPDATE device_status SET received_at = :at WHERE state = 'offline'"),
-                               {"at": (T - 60 * M).replace(tzinfo=None)})
-    finally:
-        engine.dispose()
+    kinds = run_sql(sql, "SELECT kind FROM audit_chain ORDER BY seq").scalars().all()
+    assert kinds.count("device_status") == 2
+    run_sql(sql, "UPDATE device_status SET received_at = :at WHERE state = 'offline'",
+            at=(T - 60 * M).replace(tzinfo=None))
     broken = audit.verify(runtime.db).first_broken
     assert broken["kind"] == "device_status" and "was changed" in broken["reason"]
 

@@ -4,10 +4,9 @@ and the pure rule (monitor.core.versions) gives the same clocks whatever the ord
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
-import time_machine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -19,23 +18,13 @@ from monitor.reports.compliance import build_report, site_namer
 from monitor.reports.params import report_query
 from monitor.store.models import AlertRow, ClockRow
 from tests.builders import greet_standard
-from tests.conftest import ENGINE_STANDARDS, app_config, send
+from tests.conftest import FLOOR, M, S, T, send
 
-INSTALLED = datetime(2026, 11, 1, tzinfo=timezone.utc)  # the service (and version 1) is older than the data
-T = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
-S = timedelta(seconds=1)
-M = timedelta(minutes=1)
-FLOOR = (ENGINE_STANDARDS / "floor.yaml").read_text(encoding="utf-8")
 
 
 @pytest.fixture
-def app(db_url):
-    from monitor.app import create_app
-
-    with time_machine.travel(INSTALLED, tick=True):
-        application = create_app(app_config(db_url))
-    yield application
-    application.extensions["smartmon"].db.dispose()
+def app(installed_app):
+    return installed_app
 
 
 def edit(runtime, at: datetime, text: str | None = None, within: str = "3m") -> int:

@@ -136,7 +136,10 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "id": {"type": "integer"}, "received_at": {"type": "string"}, "source": {"type": "string"},
                 "reason": {"type": "string"}, "raw": {"type": "string"}}})), **_errors(400, 403)}}},
         "/audit/verify": {"get": {
-            "summary": "Re-hash the live rows against the audit chain", "tags": ["audit"],
+            "summary": "Re-hash the live rows against the audit chain, then derive every clock and alert row again "
+                       "from the chained rows; first_broken.kind names a chained row kind (event, device_status, "
+                       "standards_version, alert_action, rejudgement, chain) or a derived one (clock, alert)",
+            "tags": ["audit"],
             "parameters": [_query("head", {"type": "string", "description": "a head printed on an earlier report: "
                                                                          "it must still be in the chain"})],
             "responses": {"200": _json({"type": "object", "properties": {

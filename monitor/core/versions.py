@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Iterable, Mapping, Sequence
 
 from monitor.core.calendars import Interval
@@ -77,11 +77,6 @@ class History:
             for event_type in sorted({t for standard in found for t in standard.start_types}):
                 self._by_start.setdefault(event_type, []).append(standard_id)
 
-    @classmethod
-    def constant(cls, standards: Iterable[Standard], since: datetime | None = None) -> "History":
-        """One version of each standard for all time (tests, back-tests of a proposed file)."""
-        return cls([(since or datetime.min.replace(tzinfo=timezone.utc), {s.id: s for s in standards})])
-
     def with_rejudgement(self, rejudgement: Rejudgement) -> "History":
         return History(list(zip(self._instants, self._maps)), (*self.rejudgements, rejudgement))
 
@@ -89,10 +84,6 @@ class History:
     def latest(self) -> Mapping[str, Standard]:
         """The standards in force now (after the last save)."""
         return self._maps[-1] if self._maps else {}
-
-    def definitions(self, standard_id: str) -> list[Standard]:
-        """Every version of the standard that ever judged or may judge a clock."""
-        return list(self._definitions.get(standard_id, ()))
 
     @property
     def start_types(self) -> frozenset[str]:
@@ -124,6 +115,16 @@ class History:
         if standard_id in self._always:
             only = self._definitions[standard_id][0]
             return [(clock, only) for clock in evaluate(only, ordered, now, offline=offline, skew=skew)]
+        if not ordered:
+            return []
+        if standard_id not in self._rejudged and self._maps:
+            # the case's events all lie between two saves: one version judges every clock it can start
+            first = max(bisect.bisect_left(self._instants, ordered[0].at) - 1, 0)
+            if first == max(bisect.bisect_left(self._instants, ordered[-1].at) - 1, 0):
+                only = self._maps[first].get(standard_id)
+                if only is None:
+                    return []
+                return [(clock, only) for clock in evaluate(only, ordered, now, offline=offline, skew=skew)]
         tried: dict[int, Standard] = {}
         for event in ordered:
             definition = self.version_for(standard_id, event.at)

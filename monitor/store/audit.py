@@ -169,30 +169,37 @@ def verify(db: Database, progress: Callable[[int, int], None] | None = None,
     Runs on one snapshot (an event committed meanwhile would otherwise look like a row inserted
     behind the service's back). ``expect_head`` — a head printed on an earlier report — must still
     be in the chain: a chain cannot notice its own tail being cut off, rows and links together.
-    ``progress(checked, total)`` is called every few thousand links.
+    ``progress(checked, total)`` is called every few thousand links. (The figures derived from the
+    chained rows — clocks, alerts — are checked by :func:`monitor.verification.verify` on top.)
     """
     with db.read_session() as session:
-        total = session.scalar(select(func.count()).select_from(AuditRecord)) or 0
-        last = head(session)
-        prev, count, seen = GENESIS, 0, dict.fromkeys(KINDS, 0)
-        for batch in _chain(session):
-            live = _live_digests(session, batch)
-            for record in batch:
-                broken = _check(record, prev, live)
-                if broken:
-                    return Verification(False, total, last, broken)
-                prev = record.hash
-                count += 1
-                seen[record.kind] += 1
-            if progress:
-                progress(count, total)
-        broken = _first_unchained(session, seen)
-        if broken is None and expect_head and expect_head != GENESIS and session.scalar(
-                select(AuditRecord.seq).where(AuditRecord.hash == expect_head).limit(1)) is None:
-            broken = {"seq": None, "kind": "chain",
-                      "reason": f"head {expect_head} is no longer in the chain: links were removed or the chain "
-                                "was rebuilt since a report named it"}
-        return Verification(broken is None, total, last, broken)
+        return verify_session(session, progress, expect_head)
+
+
+def verify_session(session: Session, progress: Callable[[int, int], None] | None = None,
+                   expect_head: str | None = None) -> Verification:
+    """:func:`verify` inside the caller's (read-only, snapshot) session."""
+    total = session.scalar(select(func.count()).select_from(AuditRecord)) or 0
+    last = head(session)
+    prev, count, seen = GENESIS, 0, dict.fromkeys(KINDS, 0)
+    for batch in _chain(session):
+        live = _live_digests(session, batch)
+        for record in batch:
+            broken = _check(record, prev, live)
+            if broken:
+                return Verification(False, total, last, broken)
+            prev = record.hash
+            count += 1
+            seen[record.kind] += 1
+        if progress:
+            progress(count, total)
+    broken = _first_unchained(session, seen)
+    if broken is None and expect_head and expect_head != GENESIS and session.scalar(
+            select(AuditRecord.seq).where(AuditRecord.hash == expect_head).limit(1)) is None:
+        broken = {"seq": None, "kind": "chain",
+                  "reason": f"head {expect_head} is no longer in the chain: links were removed or the chain "
+                            "was rebuilt since a report named it"}
+    return Verification(broken is None, total, last, broken)
 
 
 def _check(record: AuditRecord, prev: str, live: dict[tuple[str, str], str]) -> dict[str, Any] | None:
