@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import time
@@ -132,15 +131,23 @@ def _load(runtime, first: int, last: int, total: int, base: datetime, span: time
 
 
 def _timed(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS (bytes) and standard output of a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Wall seconds, peak resident memory (bytes, sampled every 0.2 s) and standard output of a child."""
+    import psutil
+
     started = time.perf_counter()
-    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=6 * 3600)
+    child = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watched, peak = psutil.Process(child.pid), 0
+    while child.poll() is None:
+        try:
+            peak = max(peak, watched.memory_info().rss)
+        except psutil.Error:
+            break
+        time.sleep(0.2)
+    out, err = child.communicate()
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if done.returncode not in (0, 1):
-        raise RuntimeError(f"{args[-2:]} failed ({done.returncode}): {done.stderr[-800:]}")
-    return seconds, max(peak, before) * 1024 if peak > before else peak * 1024, done.stdout
+    if child.returncode not in (0, 1):
+        raise RuntimeError(f"{args[-2:]} failed ({child.returncode}): {err[-800:]}")
+    return seconds, peak, out
 
 
 CHAIN_ONLY = ("import json, os, sys; from monitor.store import audit; from monitor.store.db import Database; "
