@@ -4,6 +4,7 @@
     python -m bench --quick               # small sizes: a smoke run in under two minutes
     python -m bench --only ingest --db postgresql --profile /tmp/prof
     python -m bench --only reports --full # adds the 10-million-clock PostgreSQL report run
+    python -m bench --only verify --db sqlite  # audit verify at 100k and 1 M clocks
 
 PostgreSQL is the database named by BENCH_PG_URL (default
 postgresql+psycopg://postgres@127.0.0.1:5432/bench); the benchmarks empty its ``public`` schema,
@@ -29,6 +30,7 @@ BENCHMARKS = {
     "memory": ("bench.memory", "5. memory per open clock, start-up time"),
     "replay": ("bench.replay", "6. replay of the bank call-centre month"),
     "notify": ("bench.notify", "7. alert opening to webhook delivery, 500 alerts"),
+    "verify": ("bench.verify", "8. audit verify (chain and figures) at 100,000 and 1,000,000 clocks"),
 }
 
 

@@ -211,6 +211,49 @@ def smart(standard_id: str | None, days: int, as_json: bool) -> None:
                 click.echo(f"  suggestion: {suggestion}")
 
 
+@main.command(help="Re-judge the clocks of standard ID that started in [FROM, TO) with the version in force now "
+                   "(SPEC §3.2): prints how many verdicts change; recorded in the audit trail. FROM and TO are RFC "
+                   "3339 timestamps with an offset, or dates (midnight UTC).")
+@click.argument("standard_id")
+@click.option("--from", "start", required=True, metavar="DATE|TIMESTAMP", help="First start instant (inclusive).")
+@click.option("--to", "end", required=True, metavar="DATE|TIMESTAMP", help="Start instant the window stops before.")
+@click.option("--dry-run", is_flag=True, help="Say how many verdicts would change; change and record nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def rejudge(standard_id: str, start: str, end: str, dry_run: bool, as_json: bool) -> None:
+    import getpass
+    import json
+
+    from monitor.rejudge import RejudgeError, parse_instant
+    from monitor.runtime import Runtime
+
+    try:
+        lower, upper = parse_instant("from", start), parse_instant("to", end)
+    except RejudgeError as exc:
+        raise click.BadParameter(exc.message, param_hint="--from" if exc.message.startswith("from") else "--to")
+    runtime = Runtime(Config.load())
+    try:
+        runtime.db.upgrade()
+        runtime.registry.reload()  # the versions stored, as the running service has them
+        try:
+            result = runtime.rejudge(standard_id, lower, upper, f"cli:{getpass.getuser()}", dry_run=dry_run)
+        except RejudgeError as exc:
+            raise click.ClickException(exc.message) from None
+    finally:
+        runtime.db.dispose()
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+        return
+    window = f"started {result.to_json()['from']} to {result.to_json()['to']}"
+    rule = f"{result.file} version {result.version}"
+    if result.dry_run:
+        click.echo(f"{result.standard}: {result.clocks} clocks {window} judged by {rule}: {result.changed} "
+                   f"verdict{'s' if result.changed != 1 else ''} would change (dry run: nothing changed)")
+    else:
+        click.echo(f"{result.standard}: re-judged {result.clocks} clocks {window} with {rule}: {result.changed} "
+                   f"verdict{'s' if result.changed != 1 else ''} changed (re-judgement {result.id}, in the audit "
+                   "trail)")
+
+
 @main.group(help="API tokens (bearer tokens for devices and scripts).")
 def token() -> None:
     pass

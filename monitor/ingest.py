@@ -2,7 +2,8 @@
 
 A call takes any number of deliveries (raw payloads with where they came from) and handles them
 in one transaction: parse and validate, dead-letter what is bad with a one-line reason, store each
-event id once, record device status messages, chain the new rows into the audit trail, and
+(site, event id) once — an identical repeat is a duplicate, a repeat with other content a dead
+letter (SPEC §1) —, record device status messages, chain the new rows into the audit trail, and
 re-evaluate the touched cases. Only after the commit does the caller acknowledge the deliveries,
 so a crash loses nothing and a retried batch writes nothing twice.
 """
@@ -39,6 +40,7 @@ class Delivery:
 
     ``kind`` is ``events`` or ``status`` (a device's online/offline message); ``refused`` holds
     the reason when the payload is unusable before parsing (e.g. a topic naming no valid device).
+    ``retained``: the broker sent it as a retained message (on subscribing), not as it was published.
     """
 
     raw: bytes
@@ -49,6 +51,7 @@ class Delivery:
     default_site: str = "default"
     kind: str = EVENTS
     refused: str | None = None
+    retained: bool = False
 
 
 @dataclass
@@ -73,6 +76,12 @@ class _Parsed:
     events: list[dict[str, Any]] = field(default_factory=list)
     statuses: list[dict[str, Any]] = field(default_factory=list)
     dead: list[dict[str, Any]] = field(default_factory=list)
+    #: per event: (its raw text, its index in a batch or None for a lone event), for a later dead letter
+    origins: list[tuple[bytes | str, int | None]] = field(default_factory=list)
+    source: str = ""
+
+
+ID_REUSED = "id reused with different content"
 
 
 def printable(raw: bytes | str) -> str:
@@ -99,8 +108,8 @@ def _load_json(raw: bytes) -> Any:
 
 def parse_delivery(delivery: Delivery, outcome: Outcome, now: datetime, limits: Limits) -> _Parsed:
     """Validate one payload into rows and dead letters (the good events of a batch are kept)."""
-    parsed = _Parsed()
     source = delivery.source[:SOURCE_LENGTH]
+    parsed = _Parsed(source=source)
 
     def reject(reason: str, raw: bytes | str, index: int | None = None) -> None:
         reason = clean_reason(reason)
@@ -109,6 +118,12 @@ def parse_delivery(delivery: Delivery, outcome: Outcome, now: datetime, limits: 
 
     if delivery.refused:
         reject(delivery.refused, delivery.raw[:4096])
+        return parsed
+    if delivery.retained and delivery.kind == EVENTS:
+        # Events are not state (SPEC §2): a retained one is an old event replayed to every new
+        # subscriber, already stored when it was published live (or never meant to be).
+        log.info("ignored a retained message on %s (%d bytes)", source, len(delivery.raw))
+        metrics.RETAINED_IGNORED.inc()
         return parsed
     if len(delivery.raw) > limits.max_payload_bytes:
         reject(f"payload is {len(delivery.raw)} bytes, over the {limits.max_payload_bytes}-byte limit",
@@ -138,6 +153,7 @@ def parse_delivery(delivery: Delivery, outcome: Outcome, now: datetime, limits: 
         if reason is None:
             row["source"] = source
             parsed.events.append(row)
+            parsed.origins.append((json.dumps(item), index) if isinstance(document, list) else (delivery.raw, None))
         elif isinstance(document, list):
             reject(f"event {index}: {reason}", json.dumps(item), index)
         else:
@@ -175,6 +191,7 @@ def _validate_status(document: Any, delivery: Delivery, now: datetime) -> tuple[
         data = STATUS_SCHEMA.load(document)
     except ValidationError as exc:
         return one_line(exc.messages), {}
+    # ``at`` is what the device claims, kept for information; the monitor times it by ``received_at``
     at = data["at"].astimezone(timezone.utc) if data["at"] else now
     return None, {"site": delivery.site, "device": delivery.device, "state": data["state"], "at": at,
                   "received_at": now}
@@ -210,8 +227,8 @@ class Ingestor:
         dead = [row for p in parsed for row in p.dead]
         statuses = [row for p in parsed for row in p.statuses]
         with self.db.session() as session:
+            fresh = self._fresh(session, parsed, outcomes, now, dead)
             bulk.insert_rows(session, DeadLetter, dead)
-            fresh = self._fresh(session, parsed, outcomes)
             if fresh:
                 for row, seq in zip(fresh, bulk.allocate_keys(session, EventRow.seq, len(fresh))):
                     row["seq"] = seq
@@ -228,39 +245,67 @@ class Ingestor:
         return outcomes
 
     @staticmethod
-    def _fresh(session: Session, parsed: list[_Parsed], outcomes: list[Outcome]) -> list[dict[str, Any]]:
-        """Events whose id is new, in arrival order; repeats count as duplicates."""
-        ids = list({row["id"] for p in parsed for row in p.events})
-        stored: set[str] = set()
-        for chunk in bulk.chunks(ids):
-            stored.update(session.scalars(select(EventRow.id).where(bulk.member_of(session, EventRow.id, chunk))))
+    def _fresh(session: Session, parsed: list[_Parsed], outcomes: list[Outcome], now: datetime,
+               dead: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Events new at their site, in arrival order. An identical repeat of a stored (site, id) is a
+        duplicate; a repeat whose content differs is dead-lettered (appended to ``dead``)."""
+        keys = {(row["site"], row["id"]) for p in parsed for row in p.events}
+        stored: dict[tuple[str, str], tuple] = {}
+        columns = (EventRow.site, EventRow.id, EventRow.case_id, EventRow.type, EventRow.at, EventRow.staff,
+                   EventRow.attrs)
+        for chunk in bulk.chunks(sorted({event_id for _, event_id in keys})):
+            repeats = select(*columns).where(bulk.member_of(session, EventRow.id, chunk))
+            for row in session.connection().execute(repeats):
+                if (row.site, row.id) in keys:
+                    stored[(row.site, row.id)] = _content(row._mapping)
         fresh = []
         for p, outcome in zip(parsed, outcomes):
-            for row in p.events:
-                if row["id"] in stored:
-                    outcome.duplicates += 1
-                else:
-                    stored.add(row["id"])
+            for row, (raw, index) in zip(p.events, p.origins):
+                key, content = (row["site"], row["id"]), _content(row)
+                held = stored.get(key)
+                if held is None:
+                    stored[key] = content
                     fresh.append(row)
                     outcome.accepted += 1
+                elif held == content:
+                    outcome.duplicates += 1
+                else:
+                    reason = ID_REUSED if index is None else f"event {index}: {ID_REUSED}"
+                    dead.append({"received_at": now, "source": p.source, "reason": reason, "raw": printable(raw)})
+                    outcome.rejected.append({"index": 0 if index is None else index, "reason": reason})
         return fresh
 
     @staticmethod
     def _record_statuses(session: Session, statuses: list[dict[str, Any]]) -> set[str]:
-        """Store status messages; return the cases whose clocks fell due while a returning device was away."""
+        """Store status messages (chained, as the data-gap figures rest on them); return the cases whose
+        clocks fell due while a returning device was away."""
         cases: set[str] = set()
+        if not statuses:
+            return cases
+        for row, seq in zip(statuses, bulk.allocate_keys(session, DeviceStatus.seq, len(statuses))):
+            row["seq"] = seq
         bulk.insert_rows(session, DeviceStatus, statuses)
+        audit.append(session, "device_status", statuses)
         for status in statuses:
             if status["state"] == "online":
-                cases |= _cases_judged_while_offline(session, status["site"], status["device"], status["at"])
+                cases |= _cases_judged_while_offline(session, status["site"], status["device"],
+                                                     status["received_at"])
         return cases
 
 
+def _content(row: Any) -> tuple:
+    """What must agree for a repeat to be a duplicate (SPEC §1): case, type, at (the instant), staff, attrs."""
+    at = row["at"]
+    return (row["case_id"], row["type"], at.astimezone(timezone.utc) if at is not None else None, row["staff"],
+            json.dumps(row["attrs"] or {}, sort_keys=True, ensure_ascii=False, separators=(",", ":")))
+
+
 def _cases_judged_while_offline(session: Session, site: str, device: str, back_at: datetime) -> set[str]:
-    """They get ``data_gap`` when re-evaluated (the floor may have served in time unseen)."""
-    since = session.scalar(select(DeviceStatus.at).where(
+    """They get ``data_gap`` when re-evaluated (the floor may have served in time unseen). Times are
+    the monitor's own receive times (SPEC §2)."""
+    since = session.scalar(select(DeviceStatus.received_at).where(
         DeviceStatus.site == site, DeviceStatus.device == device, DeviceStatus.state == "offline",
-        DeviceStatus.at <= back_at).order_by(DeviceStatus.at.desc()).limit(1))
+        DeviceStatus.received_at <= back_at).order_by(DeviceStatus.received_at.desc()).limit(1))
     if since is None:
         return set()
     return set(session.scalars(select(ClockRow.case_id).where(

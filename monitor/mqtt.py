@@ -52,6 +52,7 @@ class _Message:
     mid: int
     qos: int
     generation: int
+    retained: bool = False
 
 
 class MqttBridge:
@@ -163,7 +164,8 @@ class MqttBridge:
     def _on_message(self, client, userdata, message) -> None:
         # Never raise here: paho would stop the loop (or, suppressed, ack and lose the message).
         # Blocking on a full queue is the backpressure: the broker stops sending at Receive Maximum.
-        self._queue.put(_Message(message.topic, message.payload, message.mid, message.qos, self._generation))
+        self._queue.put(_Message(message.topic, message.payload, message.mid, message.qos, self._generation,
+                                 bool(message.retain)))
 
     # -- ingestion thread -------------------------------------------------------------------
     def _ingest_loop(self) -> None:
@@ -234,7 +236,7 @@ class MqttBridge:
                             refused="topic does not name a valid site and device ([A-Za-z0-9_-]{1,64})")
         site, device, channel = parts
         return Delivery(message.payload, source, site=site, device=device,
-                        kind=STATUS if channel == "status" else EVENTS)
+                        kind=STATUS if channel == "status" else EVENTS, retained=message.retained)
 
     def _topic_parts(self, topic: str) -> tuple[str, str, str] | None:
         rest = topic[len(self.prefix) + 1:].split("/") if topic.startswith(self.prefix + "/") else []

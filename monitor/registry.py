@@ -1,7 +1,11 @@
-"""The standards in force: versions in the database, seeded from the standards directory.
+"""The standards in force and their history: versions in the database, seeded from the directory.
 
-Every process (web or worker) keeps its own parsed copy and reloads when the newest version id
-in the database changes, so an edit applies everywhere without a restart.
+Every process (web or worker) keeps its own parsed copy — the standards in force now
+(:attr:`Registry.current`) and every version with the instant it was saved
+(:attr:`Registry.history`, which decides the version that judges each clock, SPEC §3.2) — and
+reloads when the newest version id in the database changes, so an edit applies everywhere without
+a restart. The evaluator asks :meth:`Registry.history_for` inside its own transaction, so a clock is
+never judged on a stale copy.
 """
 from __future__ import annotations
 
@@ -10,15 +14,17 @@ import logging
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from monitor.core.standards import Standard, StandardSet
+from monitor.core.standards import StandardSet, StandardsFile
+from monitor.core.versions import History, Rejudgement
 from monitor.loader import StandardsError, load_set
 from monitor.store import audit
 from monitor.store.db import Database
+from monitor.store.models import Rejudgement as RejudgementRow
 from monitor.store.models import StandardsVersion
 
 log = logging.getLogger(__name__)
@@ -34,9 +40,13 @@ class Registry:
         self.db = db
         self.directory = Path(directory)
         self.current = StandardSet()
-        self._by_start: dict[str, list[Standard]] = {}
-        self._marker: int | None = None
+        self.history = History()
+        self._marker: Any = None
+        self._parsed: dict[int, StandardsFile] = {}  # version row id → the file as parsed
         self._lock = threading.Lock()
+        #: called in the saving transaction with (session, history with the new version, saved_at);
+        #: what it returns is called after the commit (the runtime re-judges future-dated clocks there)
+        self.after_save: Callable[[Session, History, datetime], Callable[[], None] | None] | None = None
 
     # -- loading ---------------------------------------------------------------------------
     def import_directory(self, now: datetime | None = None) -> None:
@@ -45,7 +55,6 @@ class Registry:
         Parsing and validation happen before the write transaction (and again if another process
         stored a version meanwhile), so a slow file never holds SQLite's write lock.
         """
-        now = now or datetime.now(timezone.utc)
         files = sorted(self.directory.glob("*.yaml")) if self.directory.is_dir() else []
         texts = {path.name: path.read_text(encoding="utf-8") for path in files}
         while True:
@@ -55,10 +64,15 @@ class Registry:
                 break
             load_set(proposed)  # refuse the whole start when a file on disk does not validate
             with self.db.session() as session:
+                audit.lock_chain(session)  # the save instant is taken while no one else writes the chain
                 if _numbers(self._latest_versions(session)) != seen:
                     continue  # another process stored a version meanwhile: validate again
+                stamp = now or datetime.now(timezone.utc)
                 for name, text in changed.items():
-                    self._store_version(session, name, text, FILE_AUTHOR, now)
+                    self._store_version(session, name, text, FILE_AUTHOR, stamp)
+                after = self._after_version(session, stamp)
+            if after is not None:
+                after()
             break
         self.reload()
 
@@ -83,40 +97,49 @@ class Registry:
 
     def reload(self) -> None:
         with self.db.read_session() as session:
-            marker = session.scalar(select(func.max(StandardsVersion.id)))
-            versions = self._latest_versions(session)
-        standards = load_set(versions)
-        with self._lock:
-            self.current = standards
-            self._by_start = _index_by_start(standards.standards)
-            self._marker = marker
+            self._install(session)
 
     def refresh(self) -> bool:
         """Reload when another process stored a version; returns whether anything changed."""
         with self.db.read_session() as session:
-            marker = session.scalar(select(func.max(StandardsVersion.id)))
-        if marker == self._marker:
-            return False
-        try:
-            self.reload()
-        except StandardsError as exc:  # stored versions were validated on the way in; keep serving
-            log.error("stored standards no longer load: %s", exc)
-            return False
+            if self._read_marker(session) == self._marker:
+                return False
+            try:
+                self._install(session)
+            except StandardsError as exc:  # stored versions were validated on the way in; keep serving
+                log.error("stored standards no longer load: %s", exc)
+                return False
         return True
 
-    def for_events(self, event_types: Iterable[str]) -> list[Standard]:
-        """Standards a case with these event types may start."""
-        found: dict[str, Standard] = {}
-        for event_type in event_types:
-            for standard in self._by_start.get(event_type, ()):
-                found[standard.id] = standard
-        return list(found.values())
+    def history_for(self, session: Session) -> History:
+        """The history as the caller's transaction sees it (reloaded when another process saved)."""
+        if self._read_marker(session) != self._marker:
+            try:
+                self._install(session)
+            except StandardsError as exc:
+                log.error("stored standards no longer load: %s", exc)
+        return self.history
+
+    @staticmethod
+    def _read_marker(session: Session) -> Any:
+        """Changes when a version or a re-judgement is stored (ids only grow)."""
+        return tuple(session.execute(select(select(func.max(StandardsVersion.id)).scalar_subquery(),
+                                            select(func.max(RejudgementRow.id)).scalar_subquery())).one())
+
+    def _install(self, session: Session) -> None:
+        marker = self._read_marker(session)
+        current, history = self._load(session)
+        with self._lock:
+            self.current, self.history, self._marker = current, history, marker
+
+    def _load(self, session: Session) -> tuple[StandardSet, History]:
+        """Every stored version, parsed once per process: the set in force now and the history."""
+        return load_history(session, self._parsed)
 
     # -- editing ---------------------------------------------------------------------------
     def save(self, name: str, text: str, author: str, if_match: int | None = None,
              now: datetime | None = None) -> int:
         """Validate the file with every other file in force, store it as the next version, apply it."""
-        now = now or datetime.now(timezone.utc)
         while True:
             # Validate outside the write transaction (SPEC §6: a slow file must not hold the
             # write lock), then store only if nothing changed meanwhile, else validate again.
@@ -125,10 +148,15 @@ class Registry:
             self._check_if_match(versions, name, if_match)
             self._with_file(dict(versions), name, text)
             with self.db.session() as session:
+                audit.lock_chain(session)  # the save instant is taken while no one else writes the chain
                 if _numbers(self._latest_versions(session)) != _numbers(versions):
                     continue
-                version = self._store_version(session, name, text, author, now)
+                stamp = now or datetime.now(timezone.utc)
+                version = self._store_version(session, name, text, author, stamp)
+                after = self._after_version(session, stamp)
             break
+        if after is not None:
+            after()
         self.reload()
         return version
 
@@ -137,6 +165,12 @@ class Registry:
         current = versions.get(name, ("", 0))[1]
         if if_match is not None and if_match != current:
             raise VersionConflict(f"{name} is at version {current}, not {if_match}")
+
+    def _after_version(self, session: Session, saved_at: datetime) -> Callable[[], None] | None:
+        if self.after_save is None:
+            return None
+        _, history = self._load(session)
+        return self.after_save(session, history, saved_at)
 
     def propose(self, name: str, text: str) -> StandardSet:
         """The standards that would be in force with ``name`` replaced by ``text`` (validated)."""
@@ -167,9 +201,50 @@ def _numbers(versions: dict[str, tuple[str, int]]) -> dict[str, int]:
     return {name: number for name, (_, number) in versions.items()}
 
 
-def _index_by_start(standards: Iterable[Standard]) -> dict[str, list[Standard]]:
-    index: dict[str, list[Standard]] = {}
-    for standard in standards:
-        for event_type in standard.start_types:
-            index.setdefault(event_type, []).append(standard)
-    return index
+def load_history(session: Session, parsed: dict[int, StandardsFile] | None = None) -> tuple[StandardSet, History]:
+    """The stored versions as (the standards in force now, the history of every version).
+
+    Versions take effect in the order they were stored; each at its ``created_at``, or at its
+    predecessor's when the clocks of two saving processes disagree (so the newest version is always
+    the one in force now). ``parsed`` caches parsed files by version row id across calls. The audit
+    check builds the history it re-derives clocks with here too.
+    """
+    parsed = {} if parsed is None else parsed
+    rows = session.execute(select(StandardsVersion.id, StandardsVersion.file, StandardsVersion.version,
+                                  StandardsVersion.created_at).order_by(StandardsVersion.id)).all()
+    latest = {row.file: row.id for row in rows}
+    missing = [row.id for row in rows if row.id not in parsed]
+    for chunk in (missing[i:i + 500] for i in range(0, len(missing), 500)):
+        for row in session.execute(select(StandardsVersion.id, StandardsVersion.file, StandardsVersion.version,
+                                          StandardsVersion.text).where(StandardsVersion.id.in_(chunk))):
+            try:
+                parsed[row.id] = load_set({row.file: (row.text, row.version)}).files[0]
+            except StandardsError as exc:
+                if latest.get(row.file) == row.id:
+                    raise
+                log.error("standards version %s@%s no longer loads; the version before it stays in force "
+                          "until the next one: %s", row.file, row.version, exc)
+    files: dict[str, StandardsFile] = {}
+    changes: list[tuple[datetime, dict]] = []
+    for row in rows:
+        if row.id in parsed:
+            files[row.file] = parsed[row.id]
+        effective = max(row.created_at, changes[-1][0]) if changes else row.created_at
+        mapping = {s.id: s for name in sorted(files) for s in files[name].standards}
+        if changes and changes[-1][0] == effective:
+            changes[-1] = (effective, mapping)  # saved together (the files found at one start)
+        else:
+            changes.append((effective, mapping))
+    version_ids = {(row.file, row.version): row.id for row in rows}
+    rejudgements = []
+    for row in session.execute(select(RejudgementRow.id, RejudgementRow.standard_id, RejudgementRow.file,
+                                      RejudgementRow.version, RejudgementRow.window_from, RejudgementRow.window_to,
+                                      RejudgementRow.at).order_by(RejudgementRow.id)):
+        standards = parsed.get(version_ids.get((row.file, row.version)))
+        definition = next((s for s in standards.standards if s.id == row.standard_id), None) if standards else None
+        if definition is None:
+            log.error("re-judgement %s names %s in %s@%s, which does not load; it is left out", row.id,
+                      row.standard_id, row.file, row.version)
+            continue
+        rejudgements.append(Rejudgement(row.standard_id, row.window_from, min(row.window_to, row.at), definition))
+    return StandardSet(tuple(files[name] for name in sorted(files))), History(changes, rejudgements)

@@ -49,6 +49,30 @@ class Runtime:
         limits = Limits(c.ingest.max_payload_bytes, c.ingest.max_batch, c.ingest.max_future_skew)
         self.ingestor = Ingestor(self.db, self.evaluator, self.fanout, limits, on_due=self.scheduler.wake)
         self.alert_watch = AlertWatch(self.db, self.fanout, self._stop)
+        self.registry.after_save = self._judge_future_dated
+
+    def publish(self, changes, due=None) -> None:
+        """Alert changes committed outside ingestion and the scheduler (a save, a re-judgement)."""
+        self.fanout.publish(changes)
+        if due is not None:
+            self.scheduler.wake(due)
+
+    def rejudge(self, standard_id, start, end, actor, *, dry_run=False, now=None):
+        """SPEC §8 ``rejudge``: the clocks of the window judged by the version in force now (monitor/rejudge.py)."""
+        from monitor.rejudge import rejudge
+
+        return rejudge(self.db, self.registry, self.evaluator, standard_id, start, end, actor, dry_run=dry_run,
+                       now=now, publish=self.publish)
+
+    def _judge_future_dated(self, session, history, saved_at):
+        """A version saved now judges the clocks that start after now: those of events stored already
+        but dated a little ahead (device clocks) are judged again, in the saving transaction."""
+        cases = self.evaluator.cases_started_after(session, history, saved_at)
+        if not cases:
+            return None
+        changes, due = self.evaluator.reevaluate(session, cases, saved_at, history)
+
+        return lambda: self.publish(changes, due)
 
     def prepare(self) -> None:
         """Migrate the database and load the standards (importing new or changed files)."""

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import time_machine
+from sqlalchemy import create_engine, text
 
 from tests.harness.database import reset_postgres
 from tests.harness.mosquitto import Mosquitto
@@ -21,6 +24,7 @@ for _name in [n for n in os.environ if n.startswith("MONITOR_") and n not in ("M
 
 HERE = Path(__file__).parent
 ROOT_DIR = HERE.parent
+FLOOR = (ENGINE_STANDARDS / "floor.yaml").read_text(encoding="utf-8")
 PG_URL = os.environ.get("MONITOR_TEST_DATABASE_URL")
 
 
@@ -62,6 +66,38 @@ def app(db_url):
     application = create_app(app_config(db_url))
     yield application
     application.extensions["smartmon"].db.dispose()
+
+
+#: Before every test's own timeline (2026-11-24…): the install date of ``installed_app``.
+INSTALLED = datetime(2026, 11, 1, tzinfo=timezone.utc)
+T = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)  # a test's "now", and the units of its timeline
+S, M = timedelta(seconds=1), timedelta(minutes=1)
+
+
+@pytest.fixture
+def installed_app(db_url):
+    """The app as installed on INSTALLED, before the test's data: version 1 of the standards is in force
+    from then on, so a version a test saves at its own instants judges only the clocks that start after
+    the save (SPEC §3.2). (``app`` imports at the real now, after the data: version 1 judges it all.)"""
+    from monitor.app import create_app
+
+    with time_machine.travel(INSTALLED, tick=True):
+        application = create_app(app_config(db_url))
+    yield application
+    application.extensions["smartmon"].db.dispose()
+
+
+@pytest.fixture
+def sql(db_url):
+    """A connection of our own, as someone with database access would have: no service code involved."""
+    engine = create_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+def run_sql(engine, statement, **params):
+    with engine.begin() as connection:
+        return connection.execute(text(statement), params)
 
 
 @pytest.fixture

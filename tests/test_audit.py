@@ -7,11 +7,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from monitor.auth import create_token
 from monitor.cli import main
 from monitor.store import audit
+from tests.conftest import run_sql
 from tests.harness.service import ENGINE_STANDARDS
 from tests.test_scheduler import send
 
@@ -34,17 +35,7 @@ def recorded(runtime, client, admin):
     return runtime
 
 
-@pytest.fixture
-def sql(db_url):
-    """A connection of our own, as someone with database access would have: no service code involved."""
-    engine = create_engine(db_url)
-    yield engine
-    engine.dispose()
-
-
-def run(engine, statement, **params):
-    with engine.begin() as connection:
-        return connection.execute(text(statement), params)
+run = run_sql
 
 
 def link(engine, kind, ref) -> int:
@@ -62,7 +53,7 @@ def verified(runtime):
 def test_a_clean_chain_verifies_and_covers_every_row(recorded, sql):
     result = verified(recorded)
     rows = sum(run(sql, f"SELECT count(*) FROM {table}").scalar_one()
-               for table in ("events", "standards_versions", "alert_actions"))
+               for table in ("events", "device_status", "standards_versions", "alert_actions"))
     assert result.ok and result.first_broken is None
     assert result.records == rows and rows > 10
     assert {kind: len(refs(sql, kind)) for kind in ("event", "standards_version", "alert_action")} == {

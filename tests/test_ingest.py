@@ -4,11 +4,12 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import func, select
 
 from monitor.auth import create_token
 from monitor.ingest import Delivery
-from monitor.store.models import DeadLetter, EventRow
+from monitor.store.models import ClockRow, DeadLetter, EventRow
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
@@ -143,3 +144,54 @@ def test_dead_letters_page_with_next_links(client, admin, runtime):
         url = page["next"]
     assert sorted(seen) == sorted(set(seen)) and len(seen) == 5
     assert set(first["items"][0]) == {"id", "received_at", "source", "reason", "raw"}
+
+
+# -- ids per site (SPEC §1) ------------------------------------------------------------------------
+def test_the_same_id_at_two_sites_is_two_events(runtime):
+    a, b = runtime.ingestor.ingest([mqtt(event("shared-1", case="t-a")), mqtt(event("shared-1", case="t-b"),
+                                                                               site="sh-02")], now=NOW)
+    assert (a.accepted, b.accepted, a.duplicates + b.duplicates) == (1, 1, 0)
+    with runtime.db.session() as session:
+        rows = session.execute(select(EventRow.site, EventRow.id, EventRow.case_id).order_by(EventRow.seq)).all()
+        clocks = session.execute(select(ClockRow.site, ClockRow.case_id).order_by(ClockRow.case_id)).all()
+    assert rows == [("bj-01", "shared-1", "t-a"), ("sh-02", "shared-1", "t-b")]
+    assert clocks == [("bj-01", "t-a"), ("sh-02", "t-b")]  # each judged: nothing silently dropped
+
+
+def test_an_identical_repeat_is_a_duplicate_even_with_another_offset(runtime):
+    first = event("r1", at=NOW - timedelta(minutes=1), staff="li", attrs={"table": 12, "vip": True})
+    local = {**first, "at": (NOW - timedelta(minutes=1)).astimezone(timezone(timedelta(hours=8))).isoformat()}
+    outcomes = runtime.ingestor.ingest([mqtt(first), mqtt(local), mqtt([first, first])], now=NOW)
+    assert [(o.accepted, o.duplicates, o.rejected) for o in outcomes] == [(1, 0, []), (0, 1, []), (0, 2, [])]
+    assert dead_letters(runtime) == []
+
+
+@pytest.mark.parametrize("change", [{"case": "table-9"}, {"type": "greeted"}, {"staff": "wang"},
+                                    {"attrs": {"table": 13}}, {"attrs": {"table": "12"}},
+                                    {"at": (NOW - timedelta(seconds=59)).isoformat()}])
+def test_a_repeat_with_other_content_is_a_dead_letter_and_the_batch_keeps_its_good_events(runtime, change):
+    original = event("r1", staff="li", attrs={"table": 12})
+    runtime.ingestor.ingest([mqtt(original)], now=NOW)
+    outcome = runtime.ingestor.ingest([mqtt([event("good-1"), {**original, **change}, event("good-2")])], now=NOW)[0]
+    assert (outcome.accepted, outcome.duplicates) == (2, 0)
+    assert outcome.rejected == [{"index": 1, "reason": "event 1: id reused with different content"}]
+    [letter] = dead_letters(runtime)
+    assert letter.reason == "event 1: id reused with different content"
+    assert json.loads(letter.raw) == {**original, **change} and letter.source == "mqtt:smartmon/v1/bj-01/tab-1/events"
+    with runtime.db.session() as session:
+        kept = session.scalar(select(EventRow).where(EventRow.id == "r1"))
+    assert (kept.case_id, kept.type, kept.staff, kept.attrs) == ("table-1", "seated", "li", {"table": 12})
+    lone = runtime.ingestor.ingest([mqtt({**original, **change})], now=NOW)[0]
+    assert lone.rejected == [{"index": 0, "reason": "id reused with different content"}]
+
+
+def test_a_conflict_inside_one_batch_keeps_the_first(runtime):
+    outcome = runtime.ingestor.ingest([mqtt([event("c1"), event("c1", type_="greeted")])], now=NOW)[0]
+    assert (outcome.accepted, [r["index"] for r in outcome.rejected]) == (1, [1])
+
+
+def test_http_answers_a_conflicting_repeat_with_422(client, admin):
+    assert client.post("/api/v1/events", data=json.dumps(event("h9")), headers=admin).status_code == 202
+    again = client.post("/api/v1/events", data=json.dumps(event("h9", type_="greeted")), headers=admin)
+    assert again.status_code == 422
+    assert again.json["error"]["details"]["rejected"] == [{"index": 0, "reason": "id reused with different content"}]

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import openpyxl
 import pytest
+import time_machine
 
 from monitor.ingest import Delivery
 from click.testing import CliRunner
@@ -43,7 +44,8 @@ def utc(*args) -> datetime:
 def app(db_url):
     from monitor.app import create_app
 
-    application = create_app(app_config(db_url, sites=SITES))
+    with time_machine.travel(utc(2026, 11, 1), tick=True):  # installed before the data: version 1 from 11-01
+        application = create_app(app_config(db_url, sites=SITES))
     yield application
     application.extensions["smartmon"].db.dispose()
 
@@ -452,7 +454,8 @@ def test_xlsx_sheet_names_are_short_clean_and_unique(db_url):
 def test_pdf_names_period_sites_versions_and_chain_head(history, client, admin):
     # greet changes mid-period: clocks ran under versions 1 and 2, version 2 is in force
     text = (ENGINE_STANDARDS / "floor.yaml").read_text(encoding="utf-8")
-    history.registry.save("floor.yaml", text.replace("within: 2m", "within: 3m", 1), "auditor-test")
+    history.registry.save("floor.yaml", text.replace("within: 2m", "within: 3m", 1), "auditor-test",
+                          now=utc(2026, 11, 25, 7, 30))
     greet(history, "t10", utc(2026, 11, 25, 8), "li", "greeted", 150 * S)
     response = client.get(f"{URL}?from=2026-11-24&to=2026-11-26&group_by=day&format=pdf", headers=admin)
     assert response.status_code == 200

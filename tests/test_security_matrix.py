@@ -32,6 +32,7 @@ API = {
     "api.get_case": ("GET", "/api/v1/cases/t1", None, ANY),
     "api.list_dead_letters": ("GET", "/api/v1/dead-letters", None, ("operations",)),
     "api.list_notifications": ("GET", "/api/v1/notifications", None, ("operations",)),
+    "api.rejudge_standard": ("POST", "/api/v1/standards/greet/rejudge", b"{}", ("operations",)),
     "api.compliance_report": ("GET", "/api/v1/reports/compliance", None, ("auditor",)),
     "api.list_standards": ("GET", "/api/v1/standards", None, ANY),
     "api.standard_smart": ("GET", "/api/v1/standards/greet/smart", None, ANY),

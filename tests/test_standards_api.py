@@ -34,12 +34,16 @@ def test_a_put_is_validated_versioned_and_applied_without_restart(client, admin,
     versions = client.get("/api/v1/standards/files/floor.yaml/versions", headers=admin).json["items"]
     assert [(v["version"], v["author"]) for v in versions] == [(2, "admin-token"), (1, "file")]
     assert "-    within: 2m" in versions[0]["diff"] and "+    within: 5m" in versions[0]["diff"]
-    at = datetime.now(timezone.utc) - timedelta(minutes=1)
-    payload = json.dumps({"id": "x1", "case": "t1", "type": "seated", "at": at.isoformat()}).encode()
-    runtime.ingestor.ingest([Delivery(payload, "test")])
+    # a table seated after the save is judged by version 2; one seated before it, by version 1 (SPEC §3.2)
+    for case, at in (("t1", datetime.now(timezone.utc)), ("t0", datetime.now(timezone.utc) - timedelta(minutes=1))):
+        payload = json.dumps({"id": f"x-{case}", "case": case, "type": "seated", "at": at.isoformat()}).encode()
+        runtime.ingestor.ingest([Delivery(payload, "test")])
     clock = client.get("/api/v1/cases/t1", headers=admin).json["clocks"][0]
     assert clock["version"] == 2
     assert datetime.fromisoformat(clock["deadline"]) - datetime.fromisoformat(clock["start"]) == timedelta(minutes=5)
+    before = client.get("/api/v1/cases/t0", headers=admin).json["clocks"][0]
+    assert before["version"] == 1
+    assert datetime.fromisoformat(before["deadline"]) - datetime.fromisoformat(before["start"]) == timedelta(minutes=2)
 
 
 def test_a_bad_file_names_line_and_column_and_changes_nothing(client, admin, runtime):

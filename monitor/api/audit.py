@@ -1,4 +1,5 @@
-"""GET /audit/verify (SPEC §6, §7): re-hash the live rows against the hash chain.
+"""GET /audit/verify (SPEC §6, §7): re-hash the live rows against the hash chain, then derive every
+clock and alert row again from the chained rows (monitor/verification.py).
 
 ``?head=HASH`` (the chain head a report names) also checks that the chain still contains it.
 """
@@ -10,7 +11,7 @@ from flask import jsonify, request
 
 from monitor.api import api, require, runtime
 from monitor.errors import ApiError
-from monitor.store import audit
+from monitor import verification
 
 _HASH = re.compile(r"[0-9a-f]{64}")
 
@@ -22,4 +23,6 @@ def audit_verify():
     if expected is not None and not _HASH.fullmatch(expected):
         raise ApiError(400, "bad_request", "head must be a chain head: 64 lowercase hex digits",
                        {"parameter": "head"})
-    return jsonify(audit.verify(runtime().db, expect_head=expected).to_json())
+    rt = runtime()
+    result = verification.verify(rt.db, skew=rt.config.engine.clock_skew_tolerance, expect_head=expected)
+    return jsonify(result.to_json())

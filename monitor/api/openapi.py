@@ -88,6 +88,24 @@ def _paths(formats: tuple[str, ...], group_keys: tuple[str, ...]) -> dict[str, d
             "parameters": [_path("id", {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"}),
                            _query("days", {"type": "integer", "minimum": 1, "maximum": 3660, "default": 28})],
             "responses": {"200": _json({"type": "object"}), **_errors(400, 404)}}},
+        "/standards/{id}/rejudge": {"post": {
+            "summary": "Re-judge the clocks that started in a window with the version in force now (SPEC §3.2); "
+                       "recorded in the audit trail. dry_run: say what would change, change nothing",
+            "tags": ["standards"],
+            "parameters": [_path("id", {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"})],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["from", "to"], "properties": {
+                    "from": {**DATE, "description": "first start instant (inclusive); a date is midnight UTC"},
+                    "to": {**DATE, "description": "start instant the window stops before; a date is midnight UTC"},
+                    "dry_run": {"type": "boolean", "default": False}}}}}},
+            "responses": {"200": _json({"type": "object", "required": ["standard", "version", "clocks", "changed"],
+                                        "properties": {
+                "id": {"type": "integer", "nullable": True, "description": "the re-judgement (null on a dry run)"},
+                "standard": {"type": "string"}, "file": {"type": "string"}, "version": {"type": "integer"},
+                "from": {"type": "string"}, "to": {"type": "string"}, "by": {"type": "string"},
+                "at": {"type": "string"}, "clocks": {"type": "integer", "description": "clocks of the window"},
+                "changed": {"type": "integer", "description": "verdicts that changed"},
+                "dry_run": {"type": "boolean"}}}, "Re-judged"), **_errors(400, 403, 404)}}},
         "/standards/files/{name}": {
             "get": {"summary": "The raw YAML text; ETag is the version", "tags": ["standards"],
                     "parameters": [_path("name")],
@@ -131,7 +149,10 @@ def _paths(formats: tuple[str, ...], group_keys: tuple[str, ...]) -> dict[str, d
                 "created_at": {"type": "string"}, "delivered_at": {"type": "string", "nullable": True}}})),
                 **_errors(400, 403)}}},
         "/audit/verify": {"get": {
-            "summary": "Re-hash the live rows against the audit chain", "tags": ["audit"],
+            "summary": "Re-hash the live rows against the audit chain, then derive every clock and alert row again "
+                       "from the chained rows; first_broken.kind names a chained row kind (event, device_status, "
+                       "standards_version, alert_action, rejudgement, chain) or a derived one (clock, alert)",
+            "tags": ["audit"],
             "parameters": [_query("head", {"type": "string", "description": "a head printed on an earlier report: "
                                                                          "it must still be in the chain"})],
             "responses": {"200": _json({"type": "object", "properties": {

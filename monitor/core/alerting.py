@@ -62,10 +62,11 @@ def _void(point: AlertPoint, clock: Clock) -> bool:
 
 
 def plan_alerts(
-    standard: Standard, clock: Clock | None, existing: Mapping[AlertKey, str], now: datetime
+    standard: Standard | None, clock: Clock | None, existing: Mapping[AlertKey, str], now: datetime
 ) -> AlertPlan:
-    """Reconcile the stored alerts of one clock (kind/step → state) with what the data now says."""
-    if clock is None:
+    """Reconcile the stored alerts of one clock (kind/step → state) with what the data now says
+    (``clock`` None: the data no longer starts it, so every alert of it is retracted)."""
+    if clock is None or standard is None:
         return AlertPlan(retract=tuple(k for k, state in existing.items() if state != RETRACTED))
     points = {p.key: p for p in alert_points(standard, clock)}
     retract, resolve = [], []

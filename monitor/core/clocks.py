@@ -79,7 +79,7 @@ def evaluate(
 
     ``offline`` holds the intervals in which a device of the case's site reported offline.
     """
-    ordered = _unique_sorted(events)
+    ordered = unique_sorted(events)
     if standard.repeat is None:
         groups = {"": ordered}
     else:
@@ -92,8 +92,9 @@ def evaluate(
     return clocks
 
 
-def _unique_sorted(events: Iterable[Event]) -> list[Event]:
-    by_id = {event.id: event for event in events}
+def unique_sorted(events: Iterable[Event]) -> list[Event]:
+    """Each event once — an event is its (site, id) (SPEC §1) — in event-time order."""
+    by_id = {(event.site, event.id): event for event in events}
     return sorted(by_id.values(), key=Event.sort_key)
 
 

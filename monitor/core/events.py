@@ -18,6 +18,6 @@ class Event:
     staff: str | None = None
     attrs: Mapping[str, Scalar] = field(default_factory=dict)
 
-    def sort_key(self) -> tuple[datetime, str]:
-        """Event time first, then id, so equal timestamps still order the same way every time."""
-        return (self.at, self.id)
+    def sort_key(self) -> tuple[datetime, str, str]:
+        """Event time first, then id and site, so equal timestamps still order the same way every time."""
+        return (self.at, self.id, self.site)

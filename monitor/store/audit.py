@@ -1,4 +1,5 @@
-"""The tamper-evident audit trail: a hash chain over events, standards versions and alert actions.
+"""The tamper-evident audit trail: a hash chain over events, device status messages, standards
+versions, alert actions and re-judgements.
 
 Each stored row gets a link ``hash = sha256(prev_hash | kind | ref | row_hash)``; ``row_hash`` is
 the hash of the row's canonical content *including its primary key*, so a row changed, deleted,
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from monitor.store import bulk
 from monitor.store.db import Database
-from monitor.store.models import AlertAction, AuditRecord, EventRow, StandardsVersion
+from monitor.store.models import AlertAction, AuditRecord, DeviceStatus, EventRow, Rejudgement, StandardsVersion
 
 GENESIS = "0" * 64
 _CHAIN_LOCK = 7_400_211  # pg advisory lock id: one writer appends to the chain at a time
@@ -45,6 +46,11 @@ def event_fields(row: Mapping[str, Any]) -> dict[str, Any]:
             "received_at": row["received_at"], "source": row["source"]}
 
 
+def status_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {"seq": row["seq"], "site": row["site"], "device": row["device"], "state": row["state"], "at": row["at"],
+            "received_at": row["received_at"]}
+
+
 def version_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     return {"id": row["id"], "file": row["file"], "version": row["version"], "text": row["text"],
             "author": row["author"], "created_at": row["created_at"], "diff": row["diff"]}
@@ -55,11 +61,19 @@ def action_fields(row: Mapping[str, Any]) -> dict[str, Any]:
             "at": row["at"], "alert": row["alert"]}
 
 
+def rejudgement_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "standard": row["standard_id"], "file": row["file"], "version": row["version"],
+            "from": row["window_from"], "to": row["window_to"], "actor": row["actor"], "at": row["at"],
+            "clocks": row["clocks"], "changed": row["changed"]}
+
+
 #: kind → (table, primary-key column, canonical fields)
 KINDS = {
     "event": (EventRow, EventRow.seq, event_fields),
+    "device_status": (DeviceStatus, DeviceStatus.seq, status_fields),
     "standards_version": (StandardsVersion, StandardsVersion.id, version_fields),
     "alert_action": (AlertAction, AlertAction.seq, action_fields),
+    "rejudgement": (Rejudgement, Rejudgement.id, rejudgement_fields),
 }
 
 
@@ -155,30 +169,37 @@ def verify(db: Database, progress: Callable[[int, int], None] | None = None,
     Runs on one snapshot (an event committed meanwhile would otherwise look like a row inserted
     behind the service's back). ``expect_head`` — a head printed on an earlier report — must still
     be in the chain: a chain cannot notice its own tail being cut off, rows and links together.
-    ``progress(checked, total)`` is called every few thousand links.
+    ``progress(checked, total)`` is called every few thousand links. (The figures derived from the
+    chained rows — clocks, alerts — are checked by :func:`monitor.verification.verify` on top.)
     """
     with db.read_session() as session:
-        total = session.scalar(select(func.count()).select_from(AuditRecord)) or 0
-        last = head(session)
-        prev, count, seen = GENESIS, 0, dict.fromkeys(KINDS, 0)
-        for batch in _chain(session):
-            live = _live_digests(session, batch)
-            for record in batch:
-                broken = _check(record, prev, live)
-                if broken:
-                    return Verification(False, total, last, broken)
-                prev = record.hash
-                count += 1
-                seen[record.kind] += 1
-            if progress:
-                progress(count, total)
-        broken = _first_unchained(session, seen)
-        if broken is None and expect_head and expect_head != GENESIS and session.scalar(
-                select(AuditRecord.seq).where(AuditRecord.hash == expect_head).limit(1)) is None:
-            broken = {"seq": None, "kind": "chain",
-                      "reason": f"head {expect_head} is no longer in the chain: links were removed or the chain "
-                                "was rebuilt since a report named it"}
-        return Verification(broken is None, total, last, broken)
+        return verify_session(session, progress, expect_head)
+
+
+def verify_session(session: Session, progress: Callable[[int, int], None] | None = None,
+                   expect_head: str | None = None) -> Verification:
+    """:func:`verify` inside the caller's (read-only, snapshot) session."""
+    total = session.scalar(select(func.count()).select_from(AuditRecord)) or 0
+    last = head(session)
+    prev, count, seen = GENESIS, 0, dict.fromkeys(KINDS, 0)
+    for batch in _chain(session):
+        live = _live_digests(session, batch)
+        for record in batch:
+            broken = _check(record, prev, live)
+            if broken:
+                return Verification(False, total, last, broken)
+            prev = record.hash
+            count += 1
+            seen[record.kind] += 1
+        if progress:
+            progress(count, total)
+    broken = _first_unchained(session, seen)
+    if broken is None and expect_head and expect_head != GENESIS and session.scalar(
+            select(AuditRecord.seq).where(AuditRecord.hash == expect_head).limit(1)) is None:
+        broken = {"seq": None, "kind": "chain",
+                  "reason": f"head {expect_head} is no longer in the chain: links were removed or the chain "
+                            "was rebuilt since a report named it"}
+    return Verification(broken is None, total, last, broken)
 
 
 def _check(record: AuditRecord, prev: str, live: dict[tuple[str, str], str]) -> dict[str, Any] | None:

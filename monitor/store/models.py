@@ -35,7 +35,7 @@ class Base(DeclarativeBase):
 class EventRow(Base):
     __tablename__ = "events"
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    id: Mapped[str] = mapped_column(String(128), unique=True)
+    id: Mapped[str] = mapped_column(String(128))  # unique within its site (SPEC §1)
     case_id: Mapped[str] = mapped_column(String(200), index=True)
     type: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
@@ -46,7 +46,10 @@ class EventRow(Base):
     received_at: Mapped[datetime]
     source: Mapped[str] = mapped_column(String(300))
 
-    __table_args__ = (Index("ix_events_site_at", "site", "at"), Index("ix_events_type_at", "type", "at"))
+    __table_args__ = (
+        # (id, site) rather than (site, id): ingestion looks repeats up by id
+        UniqueConstraint("id", "site", name="uq_events_id_site"),
+        Index("ix_events_site_at", "site", "at"), Index("ix_events_type_at", "type", "at"))
 
 
 class DeadLetter(Base):
@@ -69,7 +72,8 @@ class DeviceStatus(Base):
     at: Mapped[datetime]
     received_at: Mapped[datetime]
 
-    __table_args__ = (Index("ix_device_status_site_at", "site", "at"),)
+    #: the monitor's receive time: what the data-gap rule reads (SPEC §2); ``at`` is the device's claim
+    __table_args__ = (Index("ix_device_status_site_received", "site", "received_at"),)
 
 
 class ClockRow(Base):
@@ -169,6 +173,24 @@ class StandardsVersion(Base):
     diff: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (UniqueConstraint("file", "version", name="uq_standards_versions"),)
+
+
+class Rejudgement(Base):
+    """An explicit re-judgement (SPEC §3.2, §8 ``rejudge``): the clocks of ``standard_id`` that started in
+    ``[window_from, window_to)`` — up to ``at`` — are judged by ``file`` version ``version`` from
+    then on. Who, when, and how many verdicts it changed; chained into the audit trail."""
+
+    __tablename__ = "rejudgements"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    standard_id: Mapped[str] = mapped_column(String(64))
+    file: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int]
+    window_from: Mapped[datetime]
+    window_to: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
+    clocks: Mapped[int]
+    changed: Mapped[int]
 
 
 class Token(Base):

@@ -1,14 +1,14 @@
 """server-side login sessions, shared settings, login rate-limit hits; NOTIFY on alert changes
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 """
 from alembic import op
 import sqlalchemy as sa
 import monitor.store.models
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """notifications: receivers' groups and messages (SPEC §5.1)
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 """
 from alembic import op
 import sqlalchemy as sa
