@@ -47,6 +47,7 @@ API = {
 PAGES = {
     "pages.board": ("/", PEOPLE),
     "pages.board_clocks": ("/board/clocks", PEOPLE),
+    "pages.board_alerts": ("/board/alerts", PEOPLE),
     "pages.standards": ("/standards", PEOPLE),
     "pages.standard": ("/standards/greet", PEOPLE),
     "pages.edit_file": ("/standards/files/floor.yaml/edit", ("operations",)),
