@@ -201,6 +201,7 @@ PAGES = {
     "/standards": ("manager", "operations", "auditor", "admin"),
     "/standards/greet": ("manager", "operations", "auditor", "admin"),
     "/standards/files/floor.yaml/edit": ("operations", "admin"),
+    "/standards/files/floor.yaml/history": ("manager", "operations", "auditor", "admin"),
     "/cases/t1": ("manager", "operations", "auditor", "admin"),
     "/reports": ("auditor", "admin"),
     "/audit": ("auditor", "admin"),
@@ -468,3 +469,42 @@ def test_an_acknowledgement_forged_by_another_site_is_refused(client, people, br
     assert forged.status_code == 403
     assert client.post(f"/api/v1/alerts/{ids['breach']}/ack", json={},
                        headers={"Origin": "http://localhost"}).status_code == 200
+
+
+def test_the_history_page_shows_every_version_with_author_time_and_diff(client, runtime, people):
+    sign_in(client, "olga")
+    text = client.get("/api/v1/standards/files/floor.yaml").get_data(as_text=True)
+    for n, within in enumerate(("3m", "4m"), start=2):
+        response = client.put("/api/v1/standards/files/floor.yaml", data=text.replace("within: 2m", f"within: {within}", 1),
+                              headers={"If-Match": f'"{n - 1}"', "Content-Type": "application/yaml"})
+        assert response.status_code == 200 and response.json["version"] == n
+    history = page(client.get("/standards/files/floor.yaml/history"))
+    sections = history.find_all("section", **{"class": "version"})
+    assert [s.attrs["data-version"] for s in sections] == ["3", "2", "1"]
+    assert [s.find("b").all_text() for s in sections] == ["olga", "olga", "file"]
+    added = [span.all_text() for span in sections[0].find_all("span", **{"class": "add"})]
+    removed = [span.all_text() for span in sections[0].find_all("span", **{"class": "del"})]
+    assert added == ["+    within: 4m"] and removed == ["-    within: 3m"]
+    # Every version but the one in force can be back-tested against it.
+    assert [b.attrs["data-version"] for b in history.find_all("button", data_action="backtest")] == ["2", "1"]
+    # The editor lists every version, not only the first.
+    editor = page(client.get("/standards/files/floor.yaml/edit"))
+    assert [r.attrs["data-version"] for r in editor.find("table", id="versions").find_all("tr", data_version=True)] == [
+        "3", "2", "1"]
+    assert client.get("/standards/files/nothing.yaml/history").status_code == 404
+
+
+def test_a_save_warns_when_the_description_still_names_the_old_target(client, people):
+    sign_in(client, "olga")
+    text = client.get("/api/v1/standards/files/floor.yaml").get_data(as_text=True)
+    changed = text.replace("within: 2m", "within: 3m", 1)
+    backtest = client.post("/api/v1/standards/backtest?file=floor.yaml", data=changed,
+                           headers={"Content-Type": "application/yaml"})
+    assert backtest.status_code == 200
+    warning = "greet: the target changed from 2m to 3m, but the text still says “2 minutes”"
+    assert backtest.json["warnings"] == [warning]
+    saved = client.put("/api/v1/standards/files/floor.yaml", data=changed, headers={"Content-Type": "application/yaml"})
+    assert saved.json["warnings"] == [warning]
+    fixed = changed.replace("within 2 minutes.", "within 3 minutes.", 1)
+    assert client.put("/api/v1/standards/files/floor.yaml", data=fixed,
+                      headers={"Content-Type": "application/yaml"}).json["warnings"] == []

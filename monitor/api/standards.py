@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from monitor.api import api, current_identity, int_arg, page, page_args, require, runtime
 from monitor.core.smart import static_findings, static_grade
 from monitor.core.standards import StandardSet
+from monitor.core.targets import stale_descriptions
 from monitor.evaluation import backtest, default_window, smart_evaluation
 from monitor.errors import ApiError
 from monitor.loader import StandardsError
@@ -70,7 +71,8 @@ def backtest_standards():
     changed = proposed.file(name)
     with rt.db.read_session() as session:
         results = backtest(session, rt.registry.current, StandardSet((changed,)), window, now)
-    return jsonify({"file": name, "window": {"from": iso(window[0]), "to": iso(window[1])}, "standards": results})
+    return jsonify({"file": name, "window": {"from": iso(window[0]), "to": iso(window[1])}, "standards": results,
+                    "warnings": stale_descriptions(rt.registry.current.standards, changed.standards)})
 
 
 def _yaml_body() -> str:
@@ -118,13 +120,17 @@ def _if_match() -> int | None:
 def put_file(name: str):
     name = _file_name(name)
     text = _yaml_body()
+    registry = runtime().registry
+    before = registry.current.standards
     try:
-        version = runtime().registry.save(name, text, current_identity().name, _if_match())
+        version = registry.save(name, text, current_identity().name, _if_match())
     except VersionConflict as exc:
         raise ApiError(412, "precondition_failed", str(exc)) from None
     except StandardsError as exc:
         raise _problems(name, exc) from None
-    response = jsonify({"file": name, "version": version})
+    saved = registry.current.file(name)
+    response = jsonify({"file": name, "version": version,
+                        "warnings": stale_descriptions(before, saved.standards if saved else ())})
     response.headers["ETag"] = f'"{version}"'
     return response, 200
 

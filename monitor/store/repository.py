@@ -97,7 +97,13 @@ def site_has_data(session: Session, site: str) -> bool:
     return session.scalar(select(EventRow.seq).where(EventRow.site == site).limit(1)) is not None
 
 
-def file_versions(session: Session, name: str) -> list[StandardsVersion]:
-    """Every stored version of one standards file, newest first (text and diff included)."""
+def file_versions(session: Session, name: str, limit: int | None = None) -> list[StandardsVersion]:
+    """The stored versions of one standards file, newest first (text and diff included)."""
     return list(session.scalars(select(StandardsVersion).where(StandardsVersion.file == name)
-                                .order_by(StandardsVersion.version.desc())))
+                                .order_by(StandardsVersion.version.desc()).limit(limit)))
+
+
+def version_list(session: Session, name: str) -> list[Any]:
+    """(version, author, created_at) of every version of one file, newest first, without the texts."""
+    return list(session.execute(select(StandardsVersion.version, StandardsVersion.author, StandardsVersion.created_at)
+                                .where(StandardsVersion.file == name).order_by(StandardsVersion.version.desc())))

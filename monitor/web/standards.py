@@ -11,6 +11,7 @@ from sqlalchemy import select
 from monitor.api import runtime
 from monitor.api.standards import FILE_NAME
 from monitor.core.standards import Standard
+from monitor.store import repository
 from monitor.store.models import StandardsVersion
 from monitor.views import iso
 from monitor.web import pages
@@ -21,7 +22,6 @@ log = logging.getLogger(__name__)
 
 CRITERIA_LABELS = {"specific": "Specific", "measurable": "Measurable", "achievable": "Achievable",
                    "relevant": "Relevant", "time_bound": "Time-bound"}
-EDITOR_VERSIONS = 10
 
 
 def static_card(standard: Standard, catalogue: Mapping[str, str]) -> dict[str, Any] | None:
@@ -80,15 +80,33 @@ def standard(standard_id: str):
                            card=static_card(found, catalogue), labels=CRITERIA_LABELS)
 
 
+def _no_such_file():
+    return render_template("pages/error.html", status=404, title="No such file",
+                           message="A standards file name looks like restaurant.yaml."), 404
+
+
 @pages.get("/standards/files/<name>/edit")
 @page("operations")
 def edit_file(name: str):
     if not FILE_NAME.fullmatch(name):
-        return render_template("pages/error.html", status=404, title="No such file",
-                               message="A standards file name looks like restaurant.yaml."), 404
+        return _no_such_file()
     with runtime().db.read_session() as session:
-        versions = session.scalars(select(StandardsVersion).where(StandardsVersion.file == name)
-                                   .order_by(StandardsVersion.version.desc()).limit(EDITOR_VERSIONS)).all()
-    current = versions[0] if versions else None
-    return render_template("pages/editor.html", name=name, text=current.text if current else "",
-                           version=current.version if current else 0, versions=versions)
+        versions = repository.version_list(session, name)
+        current = repository.file_versions(session, name, limit=1)
+    text = current[0].text if current else ""
+    return render_template("pages/editor.html", name=name, text=text,
+                           version=versions[0].version if versions else 0, versions=versions)
+
+
+@pages.get("/standards/files/<name>/history")
+@page(*PEOPLE)
+def file_history(name: str):
+    """Every version with author, time and diff; each can be back-tested against the one in force."""
+    if not FILE_NAME.fullmatch(name):
+        return _no_such_file()
+    with runtime().db.read_session() as session:
+        versions = repository.file_versions(session, name)
+    if not versions:
+        return _no_such_file()
+    return render_template("pages/history.html", name=name, versions=versions,
+                           texts={v.version: v.text for v in versions})
