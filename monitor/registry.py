@@ -15,6 +15,7 @@ from typing import Iterable
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from monitor import standards_dir
 from monitor.core.standards import Standard, StandardSet
 from monitor.loader import StandardsError, load_set
 from monitor.store import audit
@@ -40,38 +41,55 @@ class Registry:
 
     # -- loading ---------------------------------------------------------------------------
     def import_directory(self, now: datetime | None = None) -> None:
-        """Store each file on disk as a version when it is new or changed since its last import.
+        """At start: store each file on disk as a version when it is new or was changed while the
+        service was stopped, then load what is in force.
 
-        Parsing and validation happen before the write transaction (and again if another process
-        stored a version meanwhile), so a slow file never holds SQLite's write lock.
+        A file counts as changed when its text is neither the newest version (a ``PUT`` wrote it)
+        nor the last one imported from disk (versions saved before ``PUT`` wrote files lived only
+        in the database; the unchanged old file must not undo them). A file whose version is only
+        in the database stays in force. A file on disk that does not validate refuses the start.
         """
+        self._import(standards_dir.read_texts(self.directory), now, since_last_import=True)
+        self.reload()
+
+    def import_files(self, texts: dict[str, str], now: datetime | None = None) -> bool:
+        """While running: store files seen changed on disk (``""`` = removed) whose text is not
+        already the newest version; True when a version was stored. StandardsError when invalid."""
+        stored = self._import(texts, now, since_last_import=False)
+        if stored:
+            self.reload()
+        return stored
+
+    def _import(self, texts: dict[str, str], now: datetime | None, since_last_import: bool) -> bool:
+        """Parsing and validation happen before the write transaction (and again if another process
+        stored a version meanwhile), so a slow file never holds SQLite's write lock."""
         now = now or datetime.now(timezone.utc)
-        files = sorted(self.directory.glob("*.yaml")) if self.directory.is_dir() else []
-        texts = {path.name: path.read_text(encoding="utf-8") for path in files}
         while True:
             with self.db.read_session() as session:
-                seen, proposed, changed = self._changed_on_disk(session, texts)
+                seen, proposed, changed = self._changed_on_disk(session, texts, since_last_import)
             if not changed:
-                break
-            load_set(proposed)  # refuse the whole start when a file on disk does not validate
+                return False
+            load_set(_in_force(proposed))
             with self.db.session() as session:
                 if _numbers(self._latest_versions(session)) != seen:
                     continue  # another process stored a version meanwhile: validate again
                 for name, text in changed.items():
                     self._store_version(session, name, text, FILE_AUTHOR, now)
-            break
-        self.reload()
+            return True
 
-    def _changed_on_disk(self, session: Session, texts: dict[str, str]):
+    def _changed_on_disk(self, session: Session, texts: dict[str, str], since_last_import: bool):
         latest = self._latest_versions(session)
         proposed, changed = dict(latest), {}
         for name, text in texts.items():
-            last_import = session.scalar(
-                select(StandardsVersion.text).where(StandardsVersion.file == name, StandardsVersion.author == FILE_AUTHOR)
-                .order_by(StandardsVersion.version.desc()).limit(1))
-            if last_import != text:
-                changed[name] = text
-                proposed[name] = (text, latest.get(name, ("", 0))[1] + 1)
+            newest = latest.get(name, ("", 0))
+            if newest[0] == text:
+                continue
+            if since_last_import and text == session.scalar(
+                    select(StandardsVersion.text).where(StandardsVersion.file == name, StandardsVersion.author == FILE_AUTHOR)
+                    .order_by(StandardsVersion.version.desc()).limit(1)):
+                continue
+            changed[name] = text
+            proposed[name] = (text, newest[1] + 1)
         return _numbers(latest), proposed, changed
 
     def _latest_versions(self, session: Session) -> dict[str, tuple[str, int]]:
@@ -85,7 +103,7 @@ class Registry:
         with self.db.read_session() as session:
             marker = session.scalar(select(func.max(StandardsVersion.id)))
             versions = self._latest_versions(session)
-        standards = load_set(versions)
+        standards = load_set(_in_force(versions))
         with self._lock:
             self.current = standards
             self._by_start = _index_by_start(standards.standards)
@@ -115,7 +133,20 @@ class Registry:
     # -- editing ---------------------------------------------------------------------------
     def save(self, name: str, text: str, author: str, if_match: int | None = None,
              now: datetime | None = None) -> int:
-        """Validate the file with every other file in force, store it as the next version, apply it."""
+        """Validate the file with every other file in force, store it as the next version, write it
+        into the directory, apply it. DirectoryError (nothing stored) when the file cannot be written."""
+        staged = standards_dir.StagedFile(self.directory, name, text)
+        try:
+            version = self._save(name, text, author, if_match, now)
+        except BaseException:
+            staged.discard()
+            raise
+        # After the version is stored: a watch that sees the new text finds it is the newest already.
+        staged.commit()
+        self.reload()
+        return version
+
+    def _save(self, name: str, text: str, author: str, if_match: int | None, now: datetime | None) -> int:
         now = now or datetime.now(timezone.utc)
         while True:
             # Validate outside the write transaction (SPEC §6: a slow file must not hold the
@@ -127,10 +158,7 @@ class Registry:
             with self.db.session() as session:
                 if _numbers(self._latest_versions(session)) != _numbers(versions):
                     continue
-                version = self._store_version(session, name, text, author, now)
-            break
-        self.reload()
-        return version
+                return self._store_version(session, name, text, author, now)
 
     @staticmethod
     def _check_if_match(versions: dict[str, tuple[str, int]], name: str, if_match: int | None) -> None:
@@ -146,7 +174,7 @@ class Registry:
     @staticmethod
     def _with_file(versions: dict[str, tuple[str, int]], name: str, text: str) -> StandardSet:
         versions[name] = (text, versions.get(name, ("", 0))[1] + 1)
-        return load_set(versions)
+        return load_set(_in_force(versions))
 
     @staticmethod
     def _store_version(session: Session, name: str, text: str, author: str, now: datetime) -> int:
@@ -161,6 +189,11 @@ class Registry:
         row["id"] = session.execute(insert(StandardsVersion).values(row).returning(StandardsVersion.id)).scalar_one()
         audit.append(session, "standards_version", [row])
         return number
+
+
+def _in_force(versions: dict[str, tuple[str, int]]) -> dict[str, tuple[str, int]]:
+    """Without files whose newest version is empty: removed from the directory."""
+    return {name: version for name, version in versions.items() if version[0]}
 
 
 def _numbers(versions: dict[str, tuple[str, int]]) -> dict[str, int]:

@@ -15,6 +15,7 @@ from monitor.evaluation import backtest, default_window, smart_evaluation
 from monitor.errors import ApiError
 from monitor.loader import StandardsError
 from monitor.registry import VersionConflict
+from monitor.standards_dir import DirectoryError
 from monitor.store.models import StandardsVersion
 from monitor.views import iso, standard_json
 
@@ -126,6 +127,8 @@ def put_file(name: str):
         version = registry.save(name, text, current_identity().name, _if_match())
     except VersionConflict as exc:
         raise ApiError(412, "precondition_failed", str(exc)) from None
+    except DirectoryError as exc:
+        raise ApiError(503, "standards_directory", f"{exc}; nothing changed") from None
     except StandardsError as exc:
         raise _problems(name, exc) from None
     saved = registry.current.file(name)
