@@ -508,3 +508,14 @@ def test_a_save_warns_when_the_description_still_names_the_old_target(client, pe
     fixed = changed.replace("within 2 minutes.", "within 3 minutes.", 1)
     assert client.put("/api/v1/standards/files/floor.yaml", data=fixed,
                       headers={"Content-Type": "application/yaml"}).json["warnings"] == []
+
+
+def test_the_reports_page_offers_sites_with_data_that_config_does_not_name(db_url):
+    from monitor.app import create_app
+
+    app = create_app(app_config(db_url, sites=[{"id": "bj-01"}]))
+    send(app.extensions["smartmon"], ("s1", "ticket-A001", "ticket_issued", T), site="bj-01-hall")
+    report_page = page(app.test_client().get("/reports", headers={"Authorization": f"Bearer {ADMIN}"}))
+    options = [o.attrs["value"] for o in report_page.find("select", name="site").find_all("option")]
+    assert options == ["", "bj-01", "bj-01-hall"]
+    app.extensions["smartmon"].db.dispose()

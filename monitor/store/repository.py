@@ -6,7 +6,7 @@ databases and reused without copying it into a second view.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -88,13 +88,12 @@ def board_clocks(session: Session, site: str | None, limit: int) -> tuple[list[B
     return [BoardClock(row, attrs or {}) for row, attrs in rows], total
 
 
-def known_sites(session: Session) -> list[str]:
-    """Every site that has sent an event, in name order (read from the ``(site, at)`` index)."""
-    return list(session.scalars(select(EventRow.site).distinct().order_by(EventRow.site)))
-
-
-def site_has_data(session: Session, site: str) -> bool:
-    return session.scalar(select(EventRow.seq).where(EventRow.site == site).limit(1)) is not None
+def known_sites(session: Session, configured: Iterable[str] = ()) -> list[str]:
+    """The configured sites in their order, then every other site that has sent an event, in name
+    order (read from the ``(site, at)`` index): what a site picker offers."""
+    first = list(configured)
+    with_data = session.scalars(select(EventRow.site).distinct().order_by(EventRow.site))
+    return first + [site for site in with_data if site not in first]
 
 
 def file_versions(session: Session, name: str, limit: int | None = None) -> list[StandardsVersion]:

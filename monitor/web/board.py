@@ -60,12 +60,6 @@ def _clocks(session, site: str | None) -> tuple[list[dict[str, Any]], int]:
     return clocks, total
 
 
-def _sites(session) -> list[str]:
-    """The picker's sites: the configured ones first, then every other site that sent events."""
-    configured = list(runtime().config.sites)
-    return configured + [s for s in repository.known_sites(session) if s not in configured]
-
-
 def _now() -> str:
     return iso(datetime.now(timezone.utc))
 
@@ -80,7 +74,7 @@ def board():
         last_seq = repository.last_alert_seq(session)
         cards = _cards(session, site)
         clocks, total = _clocks(session, site)
-        sites = _sites(session)
+        sites = repository.known_sites(session, runtime().config.sites)
         unknown = bool(site) and site not in sites
     # An unknown site is said on the page, not with a 404: a wall screen set up for a new site
     # before its first event keeps its stream and shows the site's alerts once they come.

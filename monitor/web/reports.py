@@ -10,6 +10,7 @@ from sqlalchemy import select
 from monitor.api import runtime
 from monitor.reports.formats import FORMATS
 from monitor.reports.groups import GROUP_KEYS
+from monitor.store import repository
 from monitor.store.models import DeadLetter
 from monitor.views import dead_letter_json
 from monitor.web import pages
@@ -49,7 +50,8 @@ def reports():
                  if not fmt.inline]
     groupings = {"": "standard only", **{key: key for key in GROUP_KEYS}}
     standards = [(s.id, s.name) for s in runtime().registry.current.standards]
-    sites = list(runtime().config.sites)
+    with runtime().db.read_session() as session:
+        sites = repository.known_sites(session, runtime().config.sites)
     return render_template("pages/reports.html", first=first, last=last, chosen=request.args, problems=problems,
                            json_url=base + urlencode({**query, "format": "json"}), downloads=downloads,
                            groupings=groupings, standards=standards, sites=sites)
