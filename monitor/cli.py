@@ -1,22 +1,25 @@
 """``python -m monitor …``: run the service, manage the database, standards, tokens and users."""
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
 import threading
 from datetime import date
 from pathlib import Path
+from typing import Callable
 
 import click
 from flask import Flask
 
 from monitor.app import configure_logging, create_app
-from monitor.config import Config
+from monitor.config import Config, ConfigError
 
 
-def _serve(app: Flask, host: str, port: int) -> None:
-    """Threaded WSGI server (SSE needs a thread per stream); SIGTERM drains and stops cleanly."""
+def _serve(app: Flask, host: str, port: int, before_stop: Callable[[], None] | None = None) -> None:
+    """Threaded WSGI server (SSE needs a thread per stream); SIGTERM drains and stops cleanly.
+    ``before_stop`` runs while ingestion still runs (the simulator's last events get in)."""
     from werkzeug.serving import make_server
 
     server = make_server(host, port, app, threaded=True)
@@ -35,6 +38,8 @@ def _serve(app: Flask, host: str, port: int) -> None:
     try:
         server.serve_forever()
     finally:
+        if before_stop is not None:
+            before_stop()
         runtime.stop()
         click.echo("smartmon stopped", err=True)
 
@@ -48,9 +53,22 @@ def web_app() -> Flask:
     return app
 
 
-@click.group(help=__doc__)
-def main() -> None:
+class _Commands(click.Group):
+    """A configuration mistake is one line naming the key, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(f"configuration: {exc}") from None
+
+
+@click.group(cls=_Commands, help=__doc__)
+@click.option("-v", "--verbose", is_flag=True, help="Also log every HTTP request (off: the console shows what matters).")
+def main(verbose: bool) -> None:
     configure_logging()
+    # werkzeug logs one line per request at INFO; a wall screen's polling would drown the console.
+    logging.getLogger("werkzeug").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 @main.command(help="Web UI + API + MQTT ingestion + deadline scheduler in one process.")
@@ -67,10 +85,10 @@ def run(host: str | None, port: int | None) -> None:
     runtime.start_standards_refresh()
     simulator = _start_simulator(config) if config.get("simulator.enabled") else None
     try:
-        _serve(app, host or config.get("web.host"), port if port is not None else config.get("web.port"))
+        _serve(app, host or config.get("web.host"), port if port is not None else config.get("web.port"),
+               before_stop=lambda: _stop_simulator(simulator))
     finally:
-        if simulator is not None:
-            simulator.terminate()
+        _stop_simulator(simulator)
 
 
 def _first_run_login(runtime, host: str, port: int) -> None:
@@ -141,6 +159,20 @@ def _start_simulator(config: Config):
     return subprocess.Popen([sys.executable, "-m", "sensors.simulate", "--mqtt-url", config.get("mqtt.url"),
                              "--site", site, "--tables", str(config.get("simulator.tables")),
                              "--speed", str(config.get("simulator.speed")), "--progress-every", "200"])
+
+
+def _stop_simulator(simulator) -> None:
+    """SIGTERM and wait: it closes the cases it opened (sensors/simulate.py) before it exits."""
+    import subprocess
+
+    if simulator is None or simulator.poll() is not None:
+        return
+    simulator.terminate()
+    try:
+        simulator.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        simulator.kill()
+        simulator.wait(timeout=5)
 
 
 @main.group(help="Database schema.")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ruamel.yaml import YAML
+from ruamel.yaml import YAML, YAMLError
 
 from monitor.core.durations import parse_duration
 
@@ -62,7 +62,7 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any], path: str = "") ->
     for key, value in (override or {}).items():
         dotted = f"{path}{key}"
         if key not in base:
-            raise ConfigError(f"unknown configuration key {dotted!r}")
+            raise ConfigError(f"unknown configuration key {dotted!r} (known here: {', '.join(base)})")
         if isinstance(base[key], dict):
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{dotted} must be a mapping")
@@ -104,6 +104,10 @@ class Config:
     def __init__(self, values: dict[str, Any], source: str = "defaults") -> None:
         self.values = values
         self.source = source
+        try:
+            self.default_timezone  # noqa: B018 - checked at load, not at the first event of a new site
+        except ConfigError as exc:
+            raise ConfigError(f"default_timezone: {exc}") from None
         self.sites = self._sites()
 
     @classmethod
@@ -114,7 +118,12 @@ class Config:
         values = copy.deepcopy(DEFAULTS)
         source = "defaults"
         if Path(path).is_file():
-            loaded = YAML(typ="safe").load(Path(path).read_text(encoding="utf-8")) or {}
+            try:
+                loaded = YAML(typ="safe").load(Path(path).read_text(encoding="utf-8")) or {}
+            except YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+                raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
             if not isinstance(loaded, Mapping):
                 raise ConfigError(f"{path}: the top level must be a mapping of keys")
             values = _merge(values, loaded)

@@ -32,7 +32,8 @@ def test_no_secret_reaches_the_log_and_a_restart_ends_no_session(tmp_path):
     device_token = cli(env, "token", "create", "--role", "device", "--site", "bj-01")
     bogus_token = "smk_" + "n0tAreal" * 5
     service = Service(tmp_path, "mqtt://127.0.0.1:1", db_url=db_url,
-                      extra_env={"MONITOR_MQTT_ENABLED": "false", "MONITOR_ADMIN_PASSWORD": ADMIN_PASSWORD})
+                      extra_env={"MONITOR_MQTT_ENABLED": "false", "MONITOR_ADMIN_PASSWORD": ADMIN_PASSWORD},
+                      verbose=True)  # with the access log, which must be redacted too
     service.start()
     try:
         url = service.url

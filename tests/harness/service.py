@@ -35,8 +35,9 @@ class Service:
 
     def __init__(self, workdir: Path, mqtt_url: str, db_url: str | None = None, *, name: str = "service",
                  client_id: str | None = None, standards: Path = ENGINE_STANDARDS,
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, verbose: bool = False) -> None:
         self.port = free_port()
+        self.verbose = verbose  # -v: the access log too
         self.url = f"http://127.0.0.1:{self.port}"
         self.name = name
         self.log = workdir / f"{name}-{self.port}.log"
@@ -57,7 +58,8 @@ class Service:
 
     def start(self, wait_healthy: bool = True, timeout: float = 30.0) -> "Service":
         self.started_at = time.monotonic()
-        self.process = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--port", str(self.port)],
+        self.process = subprocess.Popen([sys.executable, "-m", "monitor", *(["-v"] if self.verbose else []), "run",
+                                         "--port", str(self.port)],
                                         cwd=ROOT, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         if wait_healthy:
             self.wait_ready(timeout)
