@@ -121,13 +121,33 @@ def _first_run_login(runtime, host: str, port: int) -> None:
                f"in {path} {hint}", err=True)
 
 
-@main.command(help="Web processes only (API, pages); run behind gunicorn in production: gunicorn wsgi:app.")
-@click.option("--host", default=None)
-@click.option("--port", default=None, type=int)
-def web(host: str | None, port: int | None) -> None:
-    app = web_app()
-    config = app.extensions["smartmon"].config
-    _serve(app, host or config.get("web.host"), port if port is not None else config.get("web.port"))
+@main.command(help="Web processes only (API, pages) under gunicorn with threaded workers (a thread per SSE "
+                   "stream); the same as: gunicorn -k gthread wsgi:app.")
+@click.option("--host", default=None, help="Address to listen on (default web.host).")
+@click.option("--port", default=None, type=int, help="Port to listen on (default web.port).")
+@click.option("--workers", default=2, show_default=True, help="Worker processes.")
+@click.option("--threads", default=32, show_default=True, help="Threads per worker (each open board holds one).")
+def web(host: str | None, port: int | None, workers: int, threads: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from monitor.store.db import Database
+
+    config = Config.load()
+    Database(config.get("database.url")).upgrade()  # once, before the workers start
+    verbose = click.get_current_context().find_root().params.get("verbose", False)
+    settings = {"bind": f"{host or config.get('web.host')}:{port if port is not None else config.get('web.port')}",
+                "workers": workers, "threads": threads, "worker_class": "gthread", "accesslog": "-" if verbose else None,
+                "errorlog": "-", "graceful_timeout": 10}
+
+    class WebServer(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            return web_app()  # in each worker, after the fork: its own database pool and threads
+
+    WebServer().run()
 
 
 @main.command(help="MQTT ingestion (shared subscription) and deadline scheduling, no HTTP.")

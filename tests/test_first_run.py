@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.harness.database import Db
-from tests.harness.processes import wait_for
+from tests.harness.processes import ADMIN, free_port, stop_process, wait_for
 from tests.harness.service import ROOT, Service, service_env
 
 pytestmark = pytest.mark.slow
@@ -62,3 +62,33 @@ def test_a_demo_restart_leaves_no_ghost_breaches(tmp_path, mosquitto):
     assert closed >= 1
     assert db.scalar("SELECT count(*) FROM alerts WHERE state IN ('open', 'acknowledged')") == 0
     db.dispose()
+
+
+def test_web_processes_run_under_gunicorn_with_threaded_workers(tmp_path):
+    port = free_port()
+    env = service_env(f"sqlite:///{tmp_path}/web.db", "mqtt://127.0.0.1:1", ROOT / "tests" / "engine_standards")
+    log = tmp_path / "web.log"
+    process = subprocess.Popen([sys.executable, "-m", "monitor", "web", "--port", str(port), "--workers", "2"],
+                               cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: _ok(f"http://127.0.0.1:{port}/healthz"), 60, interval=0.2, message="gunicorn web healthy")
+        # Two streams at once on one process's threads, and the API beside them.
+        streams = [requests.get(f"http://127.0.0.1:{port}/api/v1/alerts/stream", stream=True, timeout=10,
+                                headers={"Authorization": f"Bearer {ADMIN}"}) for _ in range(2)]
+        assert [s.status_code for s in streams] == [200, 200]
+        assert requests.get(f"http://127.0.0.1:{port}/api/v1/standards", timeout=10,
+                            headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 200
+        for stream in streams:
+            stream.close()
+    finally:
+        assert stop_process(process) == 0
+    text = log.read_text()
+    assert "Using worker: gthread" in text and text.count("Booting worker with pid") == 2
+    assert "GET /" not in text  # no access log without -v
+
+
+def _ok(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
