@@ -5,16 +5,14 @@ the site picker; the alarm setting kept per screen; a kiosk that rides out a res
 """
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 from datetime import datetime, timezone
 
 import pytest
 
 from tests.harness.processes import ADMIN, wait_for
-from tests.harness.service import ROOT, Service
-from tests.test_browser import MANAGER, PASSWORD, browser, screenshot, sign_in  # noqa: F401  (fixtures)
+from tests.harness.service import Service
+from tests.test_browser import MANAGER, browser, create_logins, screenshot, sign_in  # noqa: F401  (fixtures)
 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
@@ -57,10 +55,7 @@ def floor(tmp_path, mosquitto):
     config.write_text(SITES, encoding="utf-8")
     svc = Service(tmp_path, mosquitto.url, client_id=f"board-{uuid.uuid4().hex[:6]}", standards=standards,
                   extra_env={"MONITOR_CONFIG": str(config)})
-    created = subprocess.run([sys.executable, "-m", "monitor", "user", "create", MANAGER, "--role", "manager",
-                              "--password-stdin"], input=PASSWORD + "\n", text=True, capture_output=True,
-                             cwd=ROOT, env=svc.env, timeout=60)
-    assert created.returncode == 0, created.stderr
+    create_logins(svc, (MANAGER, "manager"))
     svc.start()
     yield svc
     svc.stop()
