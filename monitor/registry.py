@@ -142,7 +142,10 @@ class Registry:
             staged.discard()
             raise
         # After the version is stored: a watch that sees the new text finds it is the newest already.
-        staged.commit()
+        try:
+            staged.commit()
+        except standards_dir.DirectoryError as exc:  # the version stands; say loudly that the file lags
+            log.error("%s is stored as version %d but the file was not replaced: %s", name, version, exc)
         self.reload()
         return version
 

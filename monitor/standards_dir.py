@@ -90,13 +90,15 @@ class DirectoryWatch:
         texts = read_texts(self.registry.directory)
         changed = {name: text for name, text in texts.items() if self.seen.get(name) != text}
         removed = [name for name in self.seen if name not in texts]
-        self.seen = texts
         if not changed and not removed:
             return False
         try:
-            return self.registry.import_files({**changed, **{name: "" for name in removed}}, now)
+            stored = self.registry.import_files({**changed, **{name: "" for name in removed}}, now)
         except StandardsError as exc:
             for p in exc.problems:
                 log.error("%s:%d:%d: %s (the file on disk was refused; the version in force stays)",
                           self.registry.directory / p.file, p.line, p.column, p.message)
-            return False
+            stored = False
+        # Only now: a look that failed otherwise (the database away) is repeated at the next one.
+        self.seen = texts
+        return stored

@@ -14,6 +14,7 @@ from tests.harness.processes import ADMIN, wait_for
 from tests.harness.service import Service
 from tests.test_browser import MANAGER, browser, create_logins, screenshot, sign_in  # noqa: F401  (fixtures)
 
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
@@ -70,8 +71,32 @@ def seat(service: Service, table: int, site: str = "bj-01") -> str:
     return case
 
 
-def cards_of(browser, case: str):
-    return browser.find_elements(By.CSS_SELECTOR, f'#alerts [data-alert-id][data-case="{case}"]')
+#: the cards of one case as the page shows them at one instant (board.js swaps the panel at each
+#: alert change, so elements found a moment ago may be gone)
+CARDS = """
+return [...document.querySelectorAll('#alerts [data-alert-id]')].filter((e) => e.dataset.case === arguments[0])
+  .map((e) => ({id: e.dataset.alertId, kind: e.dataset.kind, state: e.dataset.state, standard: e.dataset.standard,
+                open_ids: e.dataset.openIds, text: e.innerText,
+                button: !!e.querySelector('button[data-action="ack"]:not([hidden])')}));
+"""
+
+
+def cards_of(browser, case: str) -> list[dict]:
+    return browser.execute_script(CARDS, case)
+
+
+def kinds(browser, case: str) -> list[str]:
+    return [c["kind"] for c in cards_of(browser, case)]
+
+
+def waiting(browser, seconds: float = 30) -> WebDriverWait:
+    """Waits that look again when the element they held was swapped out meanwhile."""
+    return WebDriverWait(browser, seconds, ignored_exceptions=(StaleElementReferenceException,))
+
+
+def press_ack(browser, case: str) -> None:
+    css = f'#alerts [data-alert-id][data-case="{case}"] button[data-action="ack"]'
+    waiting(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, css).click() or True)
 
 
 #: every element whose text is a standard's name, its overflow, and whether it lies inside the window
@@ -103,48 +128,44 @@ def assert_names_whole(browser) -> None:
 def test_one_card_per_clock_through_warning_breach_and_escalation_cancel_keeps_it_open(floor, browser, tmp_path,
                                                                                        width):
     browser.set_window_size(width, 1080 if width > 1000 else 1024)
-    wait = sign_in(browser, floor, MANAGER)
-    wait = WebDriverWait(browser, 30)
+    sign_in(browser, floor, MANAGER)
+    wait = waiting(browser)
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '[data-board][data-stream="open"]')))
     case = seat(floor, 8)
     other = seat(floor, 3)
 
     for kind in ("warning", "breach", "escalation"):
-        wait.until(lambda d: [c.get_attribute("data-kind") for c in cards_of(d, case)] == [kind])
-        assert len(cards_of(browser, case)) == 1  # one card, never one per alert
-    wait.until(lambda d: [c.get_attribute("data-kind") for c in cards_of(d, other)] == ["escalation"])
-    card = cards_of(browser, case)[0]
-    assert (card.get_attribute("data-standard"), card.get_attribute("data-state")) == ("greet-quick", "open")
-    assert "Table 8" in card.text
+        wait.until(lambda d: kinds(d, case) == [kind])  # one card, never one per alert
+    wait.until(lambda d: kinds(d, other) == ["escalation"])
+    [card] = cards_of(browser, case)
+    assert (card["standard"], card["state"]) == ("greet-quick", "open")
+    assert "Table 8" in card["text"]
     assert browser.find_element(By.ID, "alert-count").text == "2"
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, f'#clocks [data-clock][data-case="{case}"]')))
     assert_names_whole(browser)
-    if width == 1920:
-        screenshot(browser, tmp_path, "board-1920")
-    else:
-        screenshot(browser, tmp_path, "board-768")
-    open_ids = set(card.get_attribute("data-open-ids").split())
+    screenshot(browser, tmp_path, f"board-quick-{width}")
+    open_ids = set(card["open_ids"].split())
     assert len(open_ids) == 3
 
     # Cancel in the prompt: nothing is acknowledged.
-    card.find_element(By.CSS_SELECTOR, 'button[data-action="ack"]').click()
+    press_ack(browser, case)
     wait.until(EC.alert_is_present()).dismiss()
     wait.until(EC.visibility_of_element_located((By.ID, "toast")))
     assert {a["state"] for a in floor.api("GET", f"/alerts?case={case}").json()["items"]} == {"open"}
-    assert cards_of(browser, case)[0].get_attribute("data-state") == "open"
+    assert [c["state"] for c in cards_of(browser, case)] == ["open"]
 
     # OK: every open alert of the clock is acknowledged with the one click, the other table's stay open.
-    cards_of(browser, case)[0].find_element(By.CSS_SELECTOR, 'button[data-action="ack"]').click()
+    press_ack(browser, case)
     prompt = wait.until(EC.alert_is_present())
     prompt.send_keys("on my way")
     prompt.accept()
-    wait.until(lambda d: [c.get_attribute("data-state") for c in cards_of(d, case)] == ["acknowledged"])
+    wait.until(lambda d: [c["state"] for c in cards_of(d, case)] == ["acknowledged"])
     stored = floor.api("GET", f"/alerts?case={case}").json()["items"]
     assert {(a["id"], a["state"], a["acknowledged_by"], a["note"]) for a in stored} == {
         (i, "acknowledged", MANAGER, "on my way") for i in open_ids}
     assert {a["state"] for a in floor.api("GET", f"/alerts?case={other}").json()["items"]} == {"open"}
-    assert browser.find_element(By.ID, "alert-count").text == "1"
-    assert not cards_of(browser, case)[0].find_element(By.CSS_SELECTOR, 'button[data-action="ack"]').is_displayed()
+    wait.until(lambda d: d.find_element(By.ID, "alert-count").text == "1")
+    assert [c["button"] for c in cards_of(browser, case)] == [False]
 
 
 def test_the_site_picker_goes_to_a_site_and_an_unknown_site_says_so(floor, browser):
@@ -162,12 +183,12 @@ def test_the_site_picker_goes_to_a_site_and_an_unknown_site_says_so(floor, brows
 
 
 def test_the_alarm_is_off_by_default_kept_per_screen_and_flashes_on_a_new_breach(floor, browser):
-    wait = sign_in(browser, floor, MANAGER)
-    wait = WebDriverWait(browser, 30)
+    sign_in(browser, floor, MANAGER)
+    wait = waiting(browser)
     toggle = wait.until(EC.presence_of_element_located((By.ID, "alarm-toggle")))
     assert toggle.get_attribute("aria-pressed") == "false"
     case = seat(floor, 2)
-    wait.until(lambda d: [c.get_attribute("data-kind") for c in cards_of(d, case)] == ["escalation"])
+    wait.until(lambda d: kinds(d, case) == ["escalation"])
     assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-alarms") is None  # off: no flash
     toggle.click()
     browser.refresh()  # remembered on this screen
@@ -180,7 +201,7 @@ def test_the_alarm_is_off_by_default_kept_per_screen_and_flashes_on_a_new_breach
 
 def test_a_kiosk_keeps_running_across_a_restart_of_the_service_and_resumes_its_stream(floor, browser):
     browser.get(f"{floor.url}/?kiosk=1&site=bj-01&token={ADMIN}")
-    wait = WebDriverWait(browser, 60)
+    wait = waiting(browser, 60)
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '[data-board][data-stream="open"]')))
     assert "token=" not in browser.current_url
     floor.stop()
@@ -188,6 +209,6 @@ def test_a_kiosk_keeps_running_across_a_restart_of_the_service_and_resumes_its_s
     floor.start()
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '[data-board][data-stream="open"]')))
     case = seat(floor, 6)
-    wait.until(lambda d: [c.get_attribute("data-kind") for c in cards_of(d, case)] == ["escalation"])
+    wait.until(lambda d: kinds(d, case) == ["escalation"])
     assert "/login" not in browser.current_url and "kiosk=1" in browser.current_url
     assert wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, f'#clocks [data-clock][data-case="{case}"]'), 20)
