@@ -75,7 +75,7 @@ def evening(tmp_path, mosquitto):
     svc.stop()
 
 
-@pytest.mark.parametrize("width, height", [(768, 1024), (1920, 1080)])
+@pytest.mark.parametrize("width, height", [(768, 1024), (1024, 768), (1920, 1080)])
 def test_a_busy_evening_on_the_board_is_readable_at_tablet_and_wall_widths(evening, browser, tmp_path, width, height):
     browser.set_window_size(width, height)
     browser.get(f"{evening.url}/?site=bj-01&kiosk=1&token={ADMIN}")
@@ -89,6 +89,12 @@ def test_a_busy_evening_on_the_board_is_readable_at_tablet_and_wall_widths(eveni
         assert item["text"] in names, item
         assert item["scroll"] <= item["client"] and 0 <= item["left"] and item["right"] <= item["width"], item
         assert item["clipped"] is None, item
+    # A title is never squeezed to a word a line (as it was at 1024 px): two words a line at least.
+    for text, lines in browser.execute_script(
+            "return [...document.querySelectorAll('#alerts h3, #clocks .clock-standard')].map((h) => [h.textContent.trim(), "
+            "Math.round(h.getBoundingClientRect().height / parseFloat(getComputedStyle(h).lineHeight))]);"):
+        words = len(text.split())
+        assert lines <= max(1, -(-words // 2)), (text, lines)
     screenshot(browser, tmp_path, f"board-{width}")
 
 
