@@ -18,8 +18,9 @@ from monitor.auth import ROLES
 from monitor.config import Config
 
 
-def _serve(app: Flask, host: str, port: int) -> None:
-    """Threaded WSGI server (SSE needs a thread per stream); SIGTERM drains and stops cleanly."""
+def _serve(app: Flask, host: str, port: int, before_stop: Callable[[], None] | None = None) -> None:
+    """Threaded WSGI server (SSE needs a thread per stream); SIGTERM drains and stops cleanly.
+    ``before_stop`` runs while ingestion still runs (the simulator's last events get in)."""
     from werkzeug.serving import make_server
 
     server = make_server(host, port, app, threaded=True)
@@ -38,6 +39,8 @@ def _serve(app: Flask, host: str, port: int) -> None:
     try:
         server.serve_forever()
     finally:
+        if before_stop is not None:
+            before_stop()
         runtime.stop()
         click.echo("smartmon stopped", err=True)
 
@@ -85,10 +88,10 @@ def run(host: str | None, port: int | None) -> None:
     runtime.start_processing()
     simulator = _start_simulator(config) if config.simulator.enabled else None
     try:
-        _serve(app, host or config.web.host, port if port is not None else config.web.port)
+        _serve(app, host or config.web.host, port if port is not None else config.web.port,
+               before_stop=lambda: _stop_simulator(simulator))
     finally:
-        if simulator is not None:
-            simulator.terminate()
+        _stop_simulator(simulator)
 
 
 def _first_run_login(runtime, host: str, port: int) -> None:
@@ -121,13 +124,33 @@ def _first_run_login(runtime, host: str, port: int) -> None:
                f"in {path} {hint}", err=True)
 
 
-@main.command(help="Web processes only (API, pages); run behind gunicorn in production: gunicorn wsgi:app.")
-@click.option("--host", default=None)
-@click.option("--port", default=None, type=int)
-def web(host: str | None, port: int | None) -> None:
-    app = web_app()
-    config = app.extensions["smartmon"].config
-    _serve(app, host or config.web.host, port if port is not None else config.web.port)
+@main.command(help="Web processes only (API, pages) under gunicorn with threaded workers (a thread per SSE "
+                   "stream); the same as: gunicorn -k gthread wsgi:app.")
+@click.option("--host", default=None, help="Address to listen on (default web.host).")
+@click.option("--port", default=None, type=int, help="Port to listen on (default web.port).")
+@click.option("--workers", default=2, show_default=True, help="Worker processes.")
+@click.option("--threads", default=32, show_default=True, help="Threads per worker (each open board holds one).")
+def web(host: str | None, port: int | None, workers: int, threads: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from monitor.store.db import Database
+
+    config = Config.load()
+    Database(config.database.url).upgrade()  # once, before the workers start
+    verbose = click.get_current_context().find_root().params.get("verbose", False)
+    settings = {"bind": f"{host or config.web.host}:{port if port is not None else config.web.port}",
+                "workers": workers, "threads": threads, "worker_class": "gthread", "accesslog": "-" if verbose else None,
+                "errorlog": "-", "graceful_timeout": 10}
+
+    class WebServer(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            return web_app()  # in each worker, after the fork: its own database pool and threads
+
+    WebServer().run()
 
 
 @main.command(help="MQTT ingestion (shared subscription) and deadline scheduling, no HTTP.")
@@ -157,6 +180,20 @@ def _start_simulator(config: Config):
     return subprocess.Popen([sys.executable, "-m", "sensors.simulate", "--mqtt-url", config.mqtt.url,
                              "--site", site, "--tables", str(config.simulator.tables),
                              "--speed", str(config.simulator.speed), "--progress-every", "200"])
+
+
+def _stop_simulator(simulator) -> None:
+    """SIGTERM and wait: it closes the cases it opened (sensors/simulate.py) before it exits."""
+    import subprocess
+
+    if simulator is None or simulator.poll() is not None:
+        return
+    simulator.terminate()
+    try:
+        simulator.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        simulator.kill()
+        simulator.wait(timeout=5)
 
 
 @main.group(help="Database schema.")

@@ -75,7 +75,7 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any], path: str = "") ->
     for key, value in (override or {}).items():
         dotted = f"{path}{key}"
         if key not in base:
-            raise ConfigError(f"unknown configuration key {dotted!r}")
+            raise ConfigError(f"unknown configuration key {dotted!r} (known here: {', '.join(base)})")
         if isinstance(base[key], dict):
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{dotted} must be a mapping")
@@ -257,8 +257,8 @@ class Config:
                 loaded = YAML(typ="safe").load(Path(path).read_text(encoding="utf-8")) or {}
             except YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
-                where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-                raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+                where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+                raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
             if not isinstance(loaded, Mapping):
                 raise ConfigError(f"{path}: the top level must be a mapping of keys")
             values = _merge(values, loaded)

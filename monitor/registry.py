@@ -19,6 +19,7 @@ from typing import Any, Callable
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from monitor import standards_dir
 from monitor.core.standards import StandardSet, StandardsFile
 from monitor.core.versions import History, Rejudgement
 from monitor.loader import StandardsError, load_set
@@ -42,7 +43,7 @@ class Registry:
         self.current = StandardSet()
         self.history = History()
         self._marker: Any = None
-        self._parsed: dict[int, StandardsFile] = {}  # version row id → the file as parsed
+        self._parsed: dict[int, StandardsFile | None] = {}  # version row id → the file as parsed (None: removed)
         self._lock = threading.Lock()
         #: called in the saving transaction with (session, history with the new version, saved_at);
         #: what it returns is called after the commit (the runtime re-judges future-dated clocks there)
@@ -50,19 +51,34 @@ class Registry:
 
     # -- loading ---------------------------------------------------------------------------
     def import_directory(self, now: datetime | None = None) -> None:
-        """Store each file on disk as a version when it is new or changed since its last import.
+        """At start: store each file on disk as a version when it is new or was changed while the
+        service was stopped, then load what is in force.
 
-        Parsing and validation happen before the write transaction (and again if another process
-        stored a version meanwhile), so a slow file never holds SQLite's write lock.
+        A file counts as changed when its text is neither the newest version (a ``PUT`` wrote it)
+        nor the last one imported from disk (versions saved before ``PUT`` wrote files lived only
+        in the database; the unchanged old file must not undo them). A file whose version is only
+        in the database stays in force. A file on disk that does not validate refuses the start.
         """
-        files = sorted(self.directory.glob("*.yaml")) if self.directory.is_dir() else []
-        texts = {path.name: path.read_text(encoding="utf-8") for path in files}
+        self._import(standards_dir.read_texts(self.directory), now, since_last_import=True)
+        self.reload()
+
+    def import_files(self, texts: dict[str, str], now: datetime | None = None) -> bool:
+        """While running: store files seen changed on disk (``""`` = removed) whose text is not
+        already the newest version; True when a version was stored. StandardsError when invalid."""
+        stored = self._import(texts, now, since_last_import=False)
+        if stored:
+            self.reload()
+        return stored
+
+    def _import(self, texts: dict[str, str], now: datetime | None, since_last_import: bool) -> bool:
+        """Parsing and validation happen before the write transaction (and again if another process
+        stored a version meanwhile), so a slow file never holds SQLite's write lock."""
         while True:
             with self.db.read_session() as session:
-                seen, proposed, changed = self._changed_on_disk(session, texts)
+                seen, proposed, changed = self._changed_on_disk(session, texts, since_last_import)
             if not changed:
-                break
-            load_set(proposed)  # refuse the whole start when a file on disk does not validate
+                return False
+            load_set(_in_force(proposed))
             with self.db.session() as session:
                 audit.lock_chain(session)  # the save instant is taken while no one else writes the chain
                 if _numbers(self._latest_versions(session)) != seen:
@@ -73,19 +89,21 @@ class Registry:
                 after = self._after_version(session, stamp)
             if after is not None:
                 after()
-            break
-        self.reload()
+            return True
 
-    def _changed_on_disk(self, session: Session, texts: dict[str, str]):
+    def _changed_on_disk(self, session: Session, texts: dict[str, str], since_last_import: bool):
         latest = self._latest_versions(session)
         proposed, changed = dict(latest), {}
         for name, text in texts.items():
-            last_import = session.scalar(
-                select(StandardsVersion.text).where(StandardsVersion.file == name, StandardsVersion.author == FILE_AUTHOR)
-                .order_by(StandardsVersion.version.desc()).limit(1))
-            if last_import != text:
-                changed[name] = text
-                proposed[name] = (text, latest.get(name, ("", 0))[1] + 1)
+            newest = latest.get(name, ("", 0))
+            if newest[0] == text:
+                continue
+            if since_last_import and text == session.scalar(
+                    select(StandardsVersion.text).where(StandardsVersion.file == name, StandardsVersion.author == FILE_AUTHOR)
+                    .order_by(StandardsVersion.version.desc()).limit(1)):
+                continue
+            changed[name] = text
+            proposed[name] = (text, newest[1] + 1)
         return _numbers(latest), proposed, changed
 
     def _latest_versions(self, session: Session) -> dict[str, tuple[str, int]]:
@@ -139,7 +157,23 @@ class Registry:
     # -- editing ---------------------------------------------------------------------------
     def save(self, name: str, text: str, author: str, if_match: int | None = None,
              now: datetime | None = None) -> int:
-        """Validate the file with every other file in force, store it as the next version, apply it."""
+        """Validate the file with every other file in force, store it as the next version, write it
+        into the directory, apply it. DirectoryError (nothing stored) when the file cannot be written."""
+        staged = standards_dir.StagedFile(self.directory, name, text)
+        try:
+            version = self._save(name, text, author, if_match, now)
+        except BaseException:
+            staged.discard()
+            raise
+        # After the version is stored: a watch that sees the new text finds it is the newest already.
+        try:
+            staged.commit()
+        except standards_dir.DirectoryError as exc:  # the version stands; say loudly that the file lags
+            log.error("%s is stored as version %d but the file was not replaced: %s", name, version, exc)
+        self.reload()
+        return version
+
+    def _save(self, name: str, text: str, author: str, if_match: int | None, now: datetime | None) -> int:
         while True:
             # Validate outside the write transaction (SPEC §6: a slow file must not hold the
             # write lock), then store only if nothing changed meanwhile, else validate again.
@@ -154,11 +188,9 @@ class Registry:
                 stamp = now or datetime.now(timezone.utc)
                 version = self._store_version(session, name, text, author, stamp)
                 after = self._after_version(session, stamp)
-            break
-        if after is not None:
-            after()
-        self.reload()
-        return version
+            if after is not None:
+                after()
+            return version
 
     @staticmethod
     def _check_if_match(versions: dict[str, tuple[str, int]], name: str, if_match: int | None) -> None:
@@ -180,7 +212,7 @@ class Registry:
     @staticmethod
     def _with_file(versions: dict[str, tuple[str, int]], name: str, text: str) -> StandardSet:
         versions[name] = (text, versions.get(name, ("", 0))[1] + 1)
-        return load_set(versions)
+        return load_set(_in_force(versions))
 
     @staticmethod
     def _store_version(session: Session, name: str, text: str, author: str, now: datetime) -> int:
@@ -197,11 +229,16 @@ class Registry:
         return number
 
 
+def _in_force(versions: dict[str, tuple[str, int]]) -> dict[str, tuple[str, int]]:
+    """Without files whose newest version is empty: removed from the directory."""
+    return {name: version for name, version in versions.items() if version[0]}
+
+
 def _numbers(versions: dict[str, tuple[str, int]]) -> dict[str, int]:
     return {name: number for name, (_, number) in versions.items()}
 
 
-def load_history(session: Session, parsed: dict[int, StandardsFile] | None = None) -> tuple[StandardSet, History]:
+def load_history(session: Session, parsed: dict[int, StandardsFile | None] | None = None) -> tuple[StandardSet, History]:
     """The stored versions as (the standards in force now, the history of every version).
 
     Versions take effect in the order they were stored; each at its ``created_at``, or at its
@@ -217,6 +254,9 @@ def load_history(session: Session, parsed: dict[int, StandardsFile] | None = Non
     for chunk in (missing[i:i + 500] for i in range(0, len(missing), 500)):
         for row in session.execute(select(StandardsVersion.id, StandardsVersion.file, StandardsVersion.version,
                                           StandardsVersion.text).where(StandardsVersion.id.in_(chunk))):
+            if not row.text:  # a file removed from the directory (its empty version): its standards leave
+                parsed[row.id] = None
+                continue
             try:
                 parsed[row.id] = load_set({row.file: (row.text, row.version)}).files[0]
             except StandardsError as exc:
@@ -227,7 +267,9 @@ def load_history(session: Session, parsed: dict[int, StandardsFile] | None = Non
     files: dict[str, StandardsFile] = {}
     changes: list[tuple[datetime, dict]] = []
     for row in rows:
-        if row.id in parsed:
+        if row.id in parsed and parsed[row.id] is None:
+            files.pop(row.file, None)
+        elif row.id in parsed:
             files[row.file] = parsed[row.id]
         effective = max(row.created_at, changes[-1][0]) if changes else row.created_at
         mapping = {s.id: s for name in sorted(files) for s in files[name].standards}

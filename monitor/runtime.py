@@ -17,6 +17,7 @@ from monitor.notify.engine import Notifier
 from monitor.outbox import OutboxRelay
 from monitor.registry import Registry
 from monitor.scheduler import Scheduler
+from monitor.standards_dir import DirectoryWatch
 from monitor.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class Runtime:
     config: Config
     db: Database = field(init=False)
     registry: Registry = field(init=False)
+    directory_watch: DirectoryWatch = field(init=False)
     fanout: Fanout = field(init=False)
     evaluator: CaseEvaluator = field(init=False)
     ingestor: Ingestor = field(init=False)
@@ -42,6 +44,7 @@ class Runtime:
         c = self.config
         self.db = Database(c.database.url)
         self.registry = Registry(self.db, c.standards.dir)
+        self.directory_watch = DirectoryWatch(self.registry)
         self.fanout = Fanout()
         self.evaluator = CaseEvaluator(self.registry, c.site_timezone, c.engine.clock_skew_tolerance)
         self.scheduler = Scheduler(self.db, self.evaluator, self.fanout, c.scheduler.max_wait,
@@ -77,6 +80,7 @@ class Runtime:
     def prepare(self) -> None:
         """Migrate the database and load the standards (importing new or changed files)."""
         self.db.upgrade()
+        self.directory_watch.prime()  # before the import: a file changed in between is seen next time
         self.registry.import_directory()
 
     def start_processing(self, *, client_id: str | None = None, shared_group: str = "") -> None:
@@ -126,6 +130,8 @@ class Runtime:
         def loop(stop: threading.Event) -> None:
             while not stop.wait(interval):
                 try:
+                    if self.directory_watch.check():
+                        log.info("standards files changed on disk stored as new versions")
                     if self.registry.refresh():
                         log.info("standards reloaded from the database")
                 except Exception:  # noqa: BLE001 - keep serving the standards already loaded

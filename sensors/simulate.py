@@ -17,6 +17,13 @@ Two venues publish SPEC §1 events over MQTT (§2), each as its own device:
 Cases are ``table-N/<seating time>``, ``ticket-A017/<issue time>`` and
 ``request-A017/<referral time>`` (UTC, to the second), so runs never share a case.
 
+Stopping (SIGTERM, Ctrl-C, ``--duration``, ``--max-events``) closes what the run opened, so a
+restarted demo leaves no ghost breaches behind: a table whose payment lies on it has it picked up,
+any other table still being served leaves (``left``, which cancels its clocks), tickets still
+waiting or at a counter are abandoned (``ticket_abandoned``), and open back-office requests are
+completed. Each of these carries ``attrs.simulator = "stopped"``. A ``left`` counts as a walk-out
+in the Relevant evidence, like any other.
+
 Time: the simulation runs ``--speed`` times faster than real time, but every event carries the
 real current time as ``at`` — the monitor rejects events from the future, so simulated time
 cannot run ahead of the wall clock. Consequence: at ``--speed`` above 1, the gaps between
@@ -32,6 +39,7 @@ import argparse
 import heapq
 import math
 import random
+import signal
 import sys
 import threading
 import time
@@ -250,6 +258,17 @@ class Outbox:
         return pending
 
 
+STOPPED = {"simulator": "stopped"}  # attrs of the events that close a run's open cases
+
+
+@dataclass
+class _Visit:
+    table: int
+    server: str
+    left_to_emit: int
+    done: set[str] = field(default_factory=set)
+
+
 class Restaurant:
     """Tables cycle: seat a party, play its planned visit, stay empty a while, seat the next."""
 
@@ -257,6 +276,7 @@ class Restaurant:
 
     def __init__(self, loop: Loop, out: Outbox, rng: random.Random, site: str, tables: int) -> None:
         self.loop, self.out, self.rng, self.site = loop, out, rng, site
+        self.visits: dict[str, _Visit] = {}  # visits with planned events still to come
         for table in range(1, tables + 1):
             loop.after(rng.uniform(0, 300), lambda table=table: self.seat(table))
 
@@ -264,12 +284,32 @@ class Restaurant:
         case = self.out.new_case(f"table-{table}")
         server = SERVERS[table % len(SERVERS)]
         plan = plan_visit(self.rng, party_size=self.rng.choice((1, 2, 2, 2, 3, 4, 4, 6)))
+        self.visits[case] = _Visit(table, server, len(plan))
         for planned in plan:
             attrs = {"table": table, **planned.attrs}
             staff = None if planned.type in GUEST_ACTIONS else server
-            self.loop.after(planned.offset, lambda p=planned, a=attrs, s=staff: self.out.emit(
-                self.venue, self.site, case, p.type, a, s))
+            self.loop.after(planned.offset, lambda p=planned, a=attrs, s=staff: self.emit(case, p.type, a, s))
         self.loop.after(plan[-1].offset + self.rng.expovariate(1 / 600), lambda: self.seat(table))
+
+    def emit(self, case: str, event_type: str, attrs: dict[str, Any], staff: str | None) -> None:
+        self.out.emit(self.venue, self.site, case, event_type, attrs, staff)
+        visit = self.visits[case]
+        visit.done.add(event_type)
+        visit.left_to_emit -= 1
+        if visit.left_to_emit == 0:
+            del self.visits[case]
+
+    def close(self) -> None:
+        """The run stops: finish each table still being served (see the module docstring)."""
+        for case, visit in self.visits.items():
+            if PAYMENT_COLLECTED in visit.done or LEFT in visit.done:
+                continue  # nothing runs any more; only a survey or a complaint was to come
+            attrs = {"table": visit.table, **STOPPED}
+            if PAYMENT_PLACED in visit.done:
+                self.out.emit(self.venue, self.site, case, PAYMENT_COLLECTED, attrs, visit.server)
+            else:
+                self.out.emit(self.venue, self.site, case, LEFT, attrs)
+        self.visits.clear()
 
 
 @dataclass
@@ -295,6 +335,7 @@ class BusinessHall:
         self.loop, self.out, self.rng, self.site = loop, out, rng, site
         self.free = list(range(1, counters + 1))
         self.queue: list[_Ticket] = []
+        self.open: dict[str, _Ticket] = {}  # tickets and referred requests not finished yet
         self.issued = 0
         self.mean_arrival_s = mean_arrival_s
         loop.after(rng.uniform(0, 30), self.arrive)
@@ -307,6 +348,7 @@ class BusinessHall:
         number = f"{'V' if self.rng.random() < 0.15 else 'A'}{self.issued:03d}"
         queue = "vip" if number.startswith("V") else "standard"
         ticket = _Ticket(number, self.out.new_case(f"ticket-{number}"), queue, self.loop.now)
+        self.open[ticket.case] = ticket
         self.emit(ticket, TICKET_ISSUED, queue=queue)
         self.queue.append(ticket)
         self.loop.after(self.rng.expovariate(1 / 900), lambda: self.give_up(ticket))
@@ -316,6 +358,7 @@ class BusinessHall:
     def give_up(self, ticket: _Ticket) -> None:
         if ticket.waiting:
             ticket.waiting = False
+            del self.open[ticket.case]
             self.emit(ticket, TICKET_ABANDONED)
 
     def call_next(self) -> None:
@@ -342,6 +385,7 @@ class BusinessHall:
 
     def done(self, ticket: _Ticket, counter: int, clerk: str) -> None:
         self.emit(ticket, SERVED_DONE, clerk, counter=counter)
+        del self.open[ticket.case]
         waited_min = (self.loop.now - ticket.issued_at) / 60
         if self.rng.random() < 0.4:
             score = round(5 - waited_min / 8 + self.rng.gauss(0, 0.6))
@@ -354,8 +398,20 @@ class BusinessHall:
     def refer(self, ticket: _Ticket, clerk: str) -> None:
         """A request for the back office: its own case, done within hours (business time)."""
         request = _Ticket(ticket.number, self.out.new_case(f"request-{ticket.number}"), ticket.queue, self.loop.now)
+        self.open[request.case] = request
         self.emit(request, REQUEST_REFERRED, clerk)
-        self.loop.after(delay(self.rng, 4 * 3600, 0.5), lambda: self.emit(request, REQUEST_COMPLETED, "back-office"))
+        self.loop.after(delay(self.rng, 4 * 3600, 0.5), lambda: self.complete(request))
+
+    def complete(self, request: _Ticket) -> None:
+        del self.open[request.case]
+        self.emit(request, REQUEST_COMPLETED, "back-office")
+
+    def close(self) -> None:
+        """The run stops: abandon the tickets still open, complete the referred requests."""
+        for case, ticket in self.open.items():
+            closing = REQUEST_COMPLETED if case.startswith("request-") else TICKET_ABANDONED
+            self.emit(ticket, closing, "back-office" if closing == REQUEST_COMPLETED else None, **STOPPED)
+        self.open.clear()
 
 
 # -- running ---------------------------------------------------------------------------------
@@ -371,6 +427,7 @@ class SimOptions:
     duration: float | None = None  # wall-clock seconds; None = until stopped
     max_events: int | None = None
     seed: int | None = None
+    close_on_stop: bool = True  # close the run's open cases when it stops (module docstring)
     mqtt_url: str | None = None
     prefix: str = DEFAULT_PREFIX
     progress_every: int = 50
@@ -430,14 +487,19 @@ def run(options: SimOptions, senders: dict[str, Sender] | None = None,
     own = senders is None
     senders = open_senders(options) if senders is None else senders
     loop, out, rng = Loop(), Outbox(), random.Random(options.seed)
+    venues: list[Restaurant | BusinessHall] = []
     if options.tables:
-        Restaurant(loop, out, rng, options.site, options.tables)
+        venues.append(Restaurant(loop, out, rng, options.site, options.tables))
     if options.counters:
-        BusinessHall(loop, out, rng, options.hall, options.counters)
+        venues.append(BusinessHall(loop, out, rng, options.hall, options.counters))
     stats = SimStats()
     started = time.monotonic()
     try:
         _drive(loop, out, senders, options, stop, stats, started, progress)
+        if options.close_on_stop:
+            for venue in venues:
+                venue.close()
+            _flush(out, senders, stats)
     finally:
         stats.wall_s = time.monotonic() - started
         stats.simulated_s = loop.now
@@ -519,11 +581,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    # SIGTERM (how `monitor run` stops it) and Ctrl-C end the run the same way: open cases closed.
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     try:
-        stats = run(options, progress=say)
-    except KeyboardInterrupt:
-        say("simulate: interrupted")
-        return 0
+        stats = run(options, stop=stop, progress=say)
     except SendError as exc:
         say(f"simulate: transport failed: {exc}")
         return 1

@@ -3,8 +3,11 @@ MONITOR_TEST_DATABASE_URL is set), the app with the engine test standards, and `
 Real processes (brokers, the service, PostgreSQL clusters) come from ``tests/harness``."""
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
+import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -48,8 +51,18 @@ def db_url(request, tmp_path) -> str:
     return f"sqlite:///{tmp_path}/monitor.db"
 
 
+_COPIES = Path(tempfile.mkdtemp(prefix="smartmon-standards-"))
+atexit.register(shutil.rmtree, _COPIES, True)
+
+
+def standards_copy(source: Path = ENGINE_STANDARDS) -> Path:
+    """A private copy of a standards directory: a PUT writes its file into the directory (SPEC §3),
+    and the repository's own files must stay as they are."""
+    return Path(shutil.copytree(source, tempfile.mkdtemp(dir=_COPIES), dirs_exist_ok=True))
+
+
 def app_config(db_url: str, **extra) -> dict:
-    config = {"database": {"url": db_url}, "standards": {"dir": str(ENGINE_STANDARDS)}, "admin_token": ADMIN,
+    config = {"database": {"url": db_url}, "standards": {"dir": str(standards_copy())}, "admin_token": ADMIN,
               "mqtt": {"enabled": False}}
     for key, value in extra.items():
         if isinstance(value, dict):

@@ -36,15 +36,19 @@ MANAGER, OPERATIONS, PASSWORD = "mei", "olga", "correct-horse-9"
 SCREENSHOTS = os.environ.get("SMARTMON_SCREENSHOTS")
 
 
-@pytest.fixture
-def service(tmp_path, mosquitto):
-    svc = Service(tmp_path, mosquitto.url, client_id=f"browser-{uuid.uuid4().hex[:6]}")
-    # Logins made the way an operator makes them.
-    for name, role in ((MANAGER, "manager"), (OPERATIONS, "operations")):
+def create_logins(svc: Service, *logins: tuple[str, str]) -> None:
+    """(name, role) logins with PASSWORD, made the way an operator makes them."""
+    for name, role in logins:
         created = subprocess.run([sys.executable, "-m", "monitor", "user", "create", name, "--role", role,
                                   "--password-stdin"], input=PASSWORD + "\n", text=True, capture_output=True,
                                  cwd=ROOT, env=svc.env, timeout=60)
         assert created.returncode == 0, created.stderr
+
+
+@pytest.fixture
+def service(tmp_path, mosquitto):
+    svc = Service(tmp_path, mosquitto.url, client_id=f"browser-{uuid.uuid4().hex[:6]}")
+    create_logins(svc, (MANAGER, "manager"), (OPERATIONS, "operations"))
     svc.start()
     yield svc
     svc.stop()

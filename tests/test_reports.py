@@ -474,7 +474,20 @@ def test_pdf_names_period_sites_versions_and_chain_head(history, client, admin):
     assert "drinks\nServe ordered drinks\nfloor.yaml\n2\n–" in title
     assert "call-ticket\nCall each ticket\nfloor.yaml\n2" in title
     assert "Compliance by day" in text and "2026-11-25" in text and "62.5%" in text  # greet: 5 met of 8
-    assert len(reader.pages) >= 4  # title page and one section per standard
+    # Standards without clocks in the period share one line instead of a page each.
+    assert "No clocks started in the period: drinks — Serve ordered drinks; call-ticket — Call each ticket." in \
+        " ".join(title.split())
+    assert text.count("Compliance by day") == 1
+
+
+def test_a_site_filtered_pdf_lists_the_standards_of_other_sites_in_one_line(history, client, admin):
+    response = client.get(f"{URL}?from=2026-11-24&to=2026-11-26&site=sh-02&format=pdf", headers=admin)
+    assert response.status_code == 200
+    reader = PdfReader(io.BytesIO(response.data))
+    text = " ".join("\n".join(page.extract_text() for page in reader.pages).split())
+    assert text.count("No clocks started in the period") == 1
+    assert "No clocks started in the period: drinks — Serve ordered drinks; call-ticket — Call each ticket." in text
+    assert text.count("Compliance by day") == 1  # greet only: t9 at sh-02
 
 
 def test_pdf_draws_a_chart_from_the_daily_series(history):

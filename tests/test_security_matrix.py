@@ -49,9 +49,11 @@ API = {
 PAGES = {
     "pages.board": ("/", PEOPLE),
     "pages.board_clocks": ("/board/clocks", PEOPLE),
+    "pages.board_alerts": ("/board/alerts", PEOPLE),
     "pages.standards": ("/standards", PEOPLE),
     "pages.standard": ("/standards/greet", PEOPLE),
     "pages.edit_file": ("/standards/files/floor.yaml/edit", ("operations",)),
+    "pages.file_history": ("/standards/files/floor.yaml/history", PEOPLE),
     "pages.case": ("/cases/t1", PEOPLE),
     "pages.reports": ("/reports", ("auditor",)),
     "pages.audit": ("/audit", ("auditor",)),

@@ -110,7 +110,8 @@ def test_the_business_hall_follows_its_queue_rules():
     by_case: dict[str, list[str]] = defaultdict(list)
     for event in hall.events:
         assert event["type"] in declared
-        by_case[event["case"]].append(event["type"])
+        if event.get("attrs", {}).get("simulator") != "stopped":  # closing the run: tested below
+            by_case[event["case"]].append(event["type"])
     tickets = {c: t for c, t in by_case.items() if c.startswith("ticket-")}
     assert all(types[0] == "ticket_issued" for types in tickets.values())
     assert not any("ticket_called" in t and "ticket_abandoned" in t for t in tickets.values())
@@ -120,6 +121,33 @@ def test_the_business_hall_follows_its_queue_rules():
             assert types.index("ticket_called") < types.index("served_done")
         if "documents_returned" in types:
             assert types.index("documents_requested") < types.index("documents_returned")
+
+
+def test_stopping_closes_every_case_the_run_opened_so_a_restart_leaves_no_ghost_breaches():
+    restaurant, hall = Recorder(), Recorder()
+    run(SimOptions(tables=6, counters=2, speed=1e6, max_events=900, seed=7, progress_every=0),
+        senders={"restaurant": restaurant, "hall": hall})
+    by_case: dict[str, list[dict]] = defaultdict(list)
+    for event in restaurant.events + hall.events:
+        by_case[event["case"]].append(event)
+    closings = [e for e in restaurant.events + hall.events if e.get("attrs", {}).get("simulator") == "stopped"]
+    assert closings, "a run stopped mid-service closes something"
+    ends = {"table-": {"payment_collected", "left"}, "ticket-": {"served_done", "ticket_abandoned"},
+            "request-": {"request_completed"}}
+    for case, events in by_case.items():
+        types = [e["type"] for e in events]
+        wanted = next(v for prefix, v in ends.items() if case.startswith(prefix))
+        assert wanted & set(types), (case, types)  # every case ends: no clock is left running
+        assert sum(e.get("attrs", {}).get("simulator") == "stopped" for e in events) <= 1
+    # A table with its payment on it has it picked up; nobody walks out on a paid table.
+    for event in closings:
+        types = [e["type"] for e in by_case[event["case"]]]
+        if event["type"] == "left":
+            assert "payment_placed" not in types
+    kept_open = Recorder()
+    run(SimOptions(tables=6, counters=0, speed=1e6, max_events=300, seed=7, progress_every=0, close_on_stop=False),
+        senders={"restaurant": kept_open})
+    assert not [e for e in kept_open.events if e.get("attrs", {}).get("simulator") == "stopped"]
 
 
 # -- over a real broker ----------------------------------------------------------------------

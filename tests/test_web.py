@@ -197,9 +197,11 @@ def test_a_wall_screen_link_with_a_token_signs_the_screen_in_and_drops_the_token
 PAGES = {
     "/": ("manager", "operations", "auditor", "admin"),
     "/board/clocks": ("manager", "operations", "auditor", "admin"),
+    "/board/alerts": ("manager", "operations", "auditor", "admin"),
     "/standards": ("manager", "operations", "auditor", "admin"),
     "/standards/greet": ("manager", "operations", "auditor", "admin"),
     "/standards/files/floor.yaml/edit": ("operations", "admin"),
+    "/standards/files/floor.yaml/history": ("manager", "operations", "auditor", "admin"),
     "/cases/t1": ("manager", "operations", "auditor", "admin"),
     "/reports": ("auditor", "admin"),
     "/audit": ("auditor", "admin"),
@@ -237,42 +239,98 @@ def test_the_menu_offers_only_what_the_role_may_open(client, people):
 
 
 # -- the board -------------------------------------------------------------------------------------
-def test_the_board_shows_each_open_alert_with_its_data_attributes_and_an_ack_button(client, people, breached):
+def cards(board: Node) -> list[Node]:
+    return board.find(id="alerts").find_all(data_alert_id=True)
+
+
+def test_the_board_shows_one_card_per_clock_with_its_most_severe_alert(client, runtime, people, breached):
     ids = alert_ids(client)
     sign_in(client, "mei")
     board = page(client.get("/"))
-    alert = board.find(data_alert_id=ids["breach"])
-    assert alert is not None
-    assert (alert.attrs["data-kind"], alert.attrs["data-case"], alert.attrs["data-standard"],
-            alert.attrs["data-state"]) == ("breach", breached, "greet", "open")
-    button = alert.find("button", data_action="ack")
+    # The warning and the breach of table 12 are one card, showing the breach (SPEC §6.1).
+    [card] = cards(board)
+    assert (card.attrs["data-alert-id"], card.attrs["data-kind"], card.attrs["data-case"],
+            card.attrs["data-standard"], card.attrs["data-state"]) == (ids["breach"], "breach", breached, "greet", "open")
+    assert set(card.attrs["data-open-ids"].split()) == {ids["breach"], ids["warning"]}
+    button = card.find("button", data_action="ack")
     assert button is not None and "hidden" not in button.attrs
-    assert board.find(data_alert_id=ids["warning"]).attrs["data-kind"] == "warning"
-    # The breach (red) comes before the warning (amber): what needs someone most goes first.
-    order = [a.attrs["data-kind"] for a in board.find(id="alerts").find_all(data_alert_id=True)]
-    assert order == ["breach", "warning"]
-    assert "Greet seated guests" in alert.all_text()
-    assert alert.find("a").attrs["href"] == "/cases/table-12/2026-11-24T18:02"
+    assert "Greet seated guests" in card.all_text() and "after warning" in card.all_text()
+    assert card.find("a").attrs["href"] == "/cases/table-12/2026-11-24T18:02"
+    assert board.find(id="alert-count").all_text() == "1"
+    # A minute past the deadline it escalates: still one card, now showing the escalation.
+    runtime.scheduler.step(T + 3 * M + S)
+    [card] = cards(page(client.get("/")))
+    assert (card.attrs["data-alert-id"], card.attrs["data-kind"]) == (alert_ids(client)["escalation"], "escalation")
+    assert len(card.attrs["data-open-ids"].split()) == 3
 
 
-def test_an_alert_acknowledged_with_the_session_cookie_shows_muted_without_its_button(client, people, breached):
+def test_a_card_stays_open_while_any_alert_of_its_clock_is_open(client, people, breached):
     ids = alert_ids(client)
     sign_in(client, "mei")
     response = client.post(f"/api/v1/alerts/{ids['breach']}/ack", json={"note": "on my way"})
     assert response.status_code == 200 and response.json["acknowledged_by"] == "mei"
-    alert = page(client.get("/")).find(data_alert_id=ids["breach"])
-    assert alert.attrs["data-state"] == "acknowledged" and "state-acknowledged" in alert.attrs["class"]
-    assert "hidden" in alert.find("button", data_action="ack").attrs
-    assert "on my way" in alert.all_text()
-
-
-def test_resolved_alerts_leave_the_board_and_stopped_clocks_leave_the_clock_list(client, runtime, people, breached):
-    sign_in(client, "mei")
-    send(runtime, ("g1", breached, "greeted", T + 3 * M))
+    [card] = cards(page(client.get("/")))
+    assert card.attrs["data-state"] == "open" and card.attrs["data-open-ids"] == ids["warning"]
+    assert "on my way" in card.all_text()
+    assert client.post(f"/api/v1/alerts/{ids['warning']}/ack", json={}).status_code == 200
     board = page(client.get("/"))
-    assert board.find(id="alerts").find(data_alert_id=True) is None
-    assert "hidden" not in board.find(id="no-alerts").attrs
-    assert board.find(data_clock=True) is None
+    [card] = cards(board)
+    assert card.attrs["data-state"] == "acknowledged" and "state-acknowledged" in card.attrs["class"]
+    assert card.attrs["data-kind"] == "breach" and card.attrs["data-open-ids"] == ""
+    assert "hidden" in card.find("button", data_action="ack").attrs
+    # The count counts what is open; the acknowledged card is counted apart.
+    assert board.find(id="alert-count").all_text() == "0"
+    assert "1 acknowledged" in board.find(id="alerts-title").all_text()
+
+
+def test_the_board_names_a_case_as_the_floor_does_in_the_sites_own_time(db_url, tmp_path):
+    from monitor.app import create_app
+
+    app = create_app(app_config(db_url, sites=[{"id": "bj-01", "timezone": "Asia/Shanghai"}]))
+    runtime = app.extensions["smartmon"]
+    client = app.test_client()
+    seated = (T - timedelta(days=1)).replace(hour=10, minute=2, second=0)
+    send(runtime, ("s1", "table-8/2026-12-01T10:02:07", "seated", seated, {"attrs": {"table": 8}}),
+         ("s2", "ticket-A017/2026-12-01T10:02:09", "ticket_issued", seated, {"attrs": {"ticket": "A017"}}),
+         ("s3", "complaint-2026-000123-a-very-long-reference/x", "seated", seated), now=seated + S)
+    runtime.scheduler.step(seated + 2 * M + S)
+    board = page(client.get("/", headers={"Authorization": f"Bearer {ADMIN}"}))
+    labels = {c.attrs["data-case"]: c.find("a").all_text() for c in board.find(id="clocks").find_all(data_clock=True)}
+    assert labels == {"table-8/2026-12-01T10:02:07": "Table 8", "ticket-A017/2026-12-01T10:02:09": "Ticket A017",
+                      "complaint-2026-000123-a-very-long-reference/x": "complaint-2026-000123-a…"}
+    # 10:02 UTC is 18:02 in Shanghai.
+    assert {c.find(**{"class": "clock-since"}).all_text() for c in board.find(id="clocks").find_all(data_clock=True)} == {
+        "since 18:02"}
+    card = next(c for c in cards(board) if c.attrs["data-case"].startswith("table-8"))
+    assert card.find("a").all_text() == "Table 8" and "due 18:04" in card.all_text()
+    app.extensions["smartmon"].db.dispose()
+
+
+def test_the_alerts_fragment_is_the_same_panel_the_board_draws(client, people, breached):
+    sign_in(client, "mei")
+    board_cards = [c.attrs for c in cards(page(client.get("/")))]
+    fragment = page(client.get("/board/alerts"))
+    assert [c.attrs for c in cards(fragment)] == board_cards
+    assert fragment.find(id="alerts-panel") is not None
+
+
+def test_the_site_picker_offers_configured_sites_and_sites_with_data_and_an_unknown_site_says_so(db_url):
+    from monitor.app import create_app
+
+    app = create_app(app_config(db_url, sites=[{"id": "bj-01"}, {"id": "quiet-02"}]))
+    runtime = app.extensions["smartmon"]
+    send(runtime, ("s1", "hall-1", "ticket_issued", T), site="bj-01-hall")
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    board = page(client.get("/?site=quiet-02", headers=auth))
+    options = [(o.attrs["value"], "selected" in o.attrs) for o in board.find("select", id="site-picker").find_all("option")]
+    assert options == [("", False), ("bj-01", False), ("quiet-02", True), ("bj-01-hall", False)]
+    assert board.find(id="unknown-site") is None
+    response = client.get("/?site=nowhere", headers=auth)
+    assert response.status_code == 200  # a wall screen waiting for a new site's first event keeps working
+    unknown = page(response).find(id="unknown-site")
+    assert "No site “nowhere”" in unknown.all_text() and "bj-01-hall" in unknown.all_text()
+    app.extensions["smartmon"].db.dispose()
 
 
 def test_people_who_may_not_acknowledge_get_no_ack_button(client, people, breached):
@@ -280,6 +338,15 @@ def test_people_who_may_not_acknowledge_get_no_ack_button(client, people, breach
     board = page(client.get("/"))
     assert board.find(id="alerts").find(data_alert_id=True) is not None
     assert board.find(id="alerts").find("button", data_action="ack") is None
+
+
+def test_resolved_alerts_leave_the_board_and_stopped_clocks_leave_the_clock_list(client, runtime, people, breached):
+    sign_in(client, "mei")
+    send(runtime, ("g1", breached, "greeted", T + 3 * M))
+    board = page(client.get("/"))
+    assert board.find(id="alerts").find(data_alert_id=True) is None
+    assert board.find(id="no-alerts") is not None
+    assert board.find(data_clock=True) is None
 
 
 def test_the_board_lists_running_clocks_nearest_deadline_first_and_resumes_the_stream(client, runtime, people):
@@ -307,15 +374,6 @@ def test_a_board_for_one_site_shows_only_that_site(client, runtime, people):
     board = page(client.get("/?site=sh-02"))
     assert {a.attrs["data-case"] for a in board.find(id="alerts").find_all(data_alert_id=True)} == {"sh-table"}
     assert board.find(data_board=True).attrs["data-site"] == "sh-02"
-
-
-def test_the_board_template_for_live_alerts_has_the_same_attributes_and_button(client, people):
-    sign_in(client, "mei")
-    template = page(client.get("/")).find("template", id="alert-template")
-    card = template.find(data_alert_id=True)
-    for name in ("data-kind", "data-case", "data-standard", "data-state"):
-        assert name in card.attrs
-    assert card.find("button", data_action="ack") is not None
 
 
 def test_pages_forbid_inline_script_and_are_never_cached(client, admin):
@@ -411,3 +469,53 @@ def test_an_acknowledgement_forged_by_another_site_is_refused(client, people, br
     assert forged.status_code == 403
     assert client.post(f"/api/v1/alerts/{ids['breach']}/ack", json={},
                        headers={"Origin": "http://localhost"}).status_code == 200
+
+
+def test_the_history_page_shows_every_version_with_author_time_and_diff(client, runtime, people):
+    sign_in(client, "olga")
+    text = client.get("/api/v1/standards/files/floor.yaml").get_data(as_text=True)
+    for n, within in enumerate(("3m", "4m"), start=2):
+        response = client.put("/api/v1/standards/files/floor.yaml", data=text.replace("within: 2m", f"within: {within}", 1),
+                              headers={"If-Match": f'"{n - 1}"', "Content-Type": "application/yaml"})
+        assert response.status_code == 200 and response.json["version"] == n
+    history = page(client.get("/standards/files/floor.yaml/history"))
+    sections = history.find_all("section", **{"class": "version"})
+    assert [s.attrs["data-version"] for s in sections] == ["3", "2", "1"]
+    assert [s.find("b").all_text() for s in sections] == ["olga", "olga", "file"]
+    added = [span.all_text() for span in sections[0].find_all("span", **{"class": "add"})]
+    removed = [span.all_text() for span in sections[0].find_all("span", **{"class": "del"})]
+    assert added == ["+    within: 4m"] and removed == ["-    within: 3m"]
+    # Every version but the one in force can be back-tested against it.
+    assert [b.attrs["data-version"] for b in history.find_all("button", data_action="backtest")] == ["2", "1"]
+    # The editor lists every version, not only the first.
+    editor = page(client.get("/standards/files/floor.yaml/edit"))
+    assert [r.attrs["data-version"] for r in editor.find("table", id="versions").find_all("tr", data_version=True)] == [
+        "3", "2", "1"]
+    assert client.get("/standards/files/nothing.yaml/history").status_code == 404
+
+
+def test_a_save_warns_when_the_description_still_names_the_old_target(client, people):
+    sign_in(client, "olga")
+    text = client.get("/api/v1/standards/files/floor.yaml").get_data(as_text=True)
+    changed = text.replace("within: 2m", "within: 3m", 1)
+    backtest = client.post("/api/v1/standards/backtest?file=floor.yaml", data=changed,
+                           headers={"Content-Type": "application/yaml"})
+    assert backtest.status_code == 200
+    warning = "greet: the target changed from 2m to 3m, but the text still says “2 minutes”"
+    assert backtest.json["warnings"] == [warning]
+    saved = client.put("/api/v1/standards/files/floor.yaml", data=changed, headers={"Content-Type": "application/yaml"})
+    assert saved.json["warnings"] == [warning]
+    fixed = changed.replace("within 2 minutes.", "within 3 minutes.", 1)
+    assert client.put("/api/v1/standards/files/floor.yaml", data=fixed,
+                      headers={"Content-Type": "application/yaml"}).json["warnings"] == []
+
+
+def test_the_reports_page_offers_sites_with_data_that_config_does_not_name(db_url):
+    from monitor.app import create_app
+
+    app = create_app(app_config(db_url, sites=[{"id": "bj-01"}]))
+    send(app.extensions["smartmon"], ("s1", "ticket-A001", "ticket_issued", T), site="bj-01-hall")
+    report_page = page(app.test_client().get("/reports", headers={"Authorization": f"Bearer {ADMIN}"}))
+    options = [o.attrs["value"] for o in report_page.find("select", name="site").find_all("option")]
+    assert options == ["", "bj-01", "bj-01-hall"]
+    app.extensions["smartmon"].db.dispose()

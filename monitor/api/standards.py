@@ -9,12 +9,14 @@ from flask import Response, jsonify, request
 from monitor.api import api, current_identity, int_arg, page, page_args, require, runtime
 from monitor.core.smart import static_findings, static_grade
 from monitor.core.standards import StandardSet
-from monitor.review import backtest, default_window, smart_evaluation
+from monitor.core.targets import stale_descriptions
 from monitor.errors import ApiError
 from monitor.loader import StandardsError
 from monitor.registry import VersionConflict
-from monitor.store import repository
+from monitor.review import backtest, default_window, smart_evaluation
 from monitor.serializers import iso, standard_json
+from monitor.standards_dir import DirectoryError
+from monitor.store import repository
 
 FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.yaml")  # fullmatch: "x.yaml\n" is no name
 
@@ -89,7 +91,8 @@ def backtest_standards():
     changed = proposed.file(name)
     with rt.db.read_session() as session:
         results = backtest(session, rt.registry.current, StandardSet((changed,)), window, now)
-    return jsonify({"file": name, "window": {"from": iso(window[0]), "to": iso(window[1])}, "standards": results})
+    return jsonify({"file": name, "window": {"from": iso(window[0]), "to": iso(window[1])}, "standards": results,
+                    "warnings": stale_descriptions(rt.registry.current.standards, changed.standards)})
 
 
 def _yaml_body() -> str:
@@ -136,13 +139,19 @@ def _if_match() -> int | None:
 def put_file(name: str):
     name = _file_name(name)
     text = _yaml_body()
+    registry = runtime().registry
+    before = registry.current.standards
     try:
-        version = runtime().registry.save(name, text, current_identity().name, _if_match())
+        version = registry.save(name, text, current_identity().name, _if_match())
     except VersionConflict as exc:
         raise ApiError(412, "precondition_failed", str(exc)) from None
+    except DirectoryError as exc:
+        raise ApiError(503, "standards_directory", f"{exc}; nothing changed") from None
     except StandardsError as exc:
         raise _problems(name, exc) from None
-    response = jsonify({"file": name, "version": version})
+    saved = registry.current.file(name)
+    response = jsonify({"file": name, "version": version,
+                        "warnings": stale_descriptions(before, saved.standards if saved else ())})
     response.headers["ETag"] = f'"{version}"'
     return response, 200
 
@@ -154,7 +163,7 @@ def file_versions(name: str):
     with runtime().db.read_session() as session:
         if not repository.version_count(session, _file_name(name)):
             raise ApiError(404, "not_found", f"no standards file named {name}")
-        rows = repository.versions_page(session, name, limit, offset)
+        rows = repository.file_versions(session, name, limit + 1, offset)
     items = [{"file": r.file, "version": r.version, "author": r.author, "created_at": iso(r.created_at),
               "diff": r.diff} for r in rows[:limit]]
     return jsonify(page(items, limit, offset, len(rows) > limit))

@@ -111,8 +111,15 @@ def to_pdf(document: ComplianceReport) -> bytes:
                             bottomMargin=15 * mm, title=f"Compliance report {document.start} to {document.end}",
                             author="smartmon", subject=f"audit chain head {document.chain_head}")
     story = _title_page(document)
+    # A standard without clocks in the period (e.g. another site's, in a site-filtered report) gets
+    # one line together with the others, not a page each saying so.
+    idle = [entry for entry in document.standards if not any(entry.total.value(f) for f in COUNT_FIELDS)]
+    if idle:
+        story.append(_p("No clocks started in the period: " + "; ".join(
+            f"{entry.standard} — {standard_name(entry)}" for entry in idle) + "."))
     for entry in document.standards:
-        story += [PageBreak(), *_standard_section(entry, document)]
+        if entry not in idle:
+            story += [PageBreak(), *_standard_section(entry, document)]
     footer = f"smartmon compliance report · {document.start} to {document.end} · chain head {document.chain_head[:16]}…"
 
     def decorate(canvas, doc_template) -> None:
@@ -170,8 +177,6 @@ def _standard_section(entry: StandardReport, document: ComplianceReport) -> list
     columns = document.columns
     header = [_HEADERS.get(c, c) for c in columns]
     body = [[_cell(cell_text(c, row.value(c))) for c in columns] for row in entry.rows]
-    if not body:
-        story.append(_p("No clocks started in the period."))
     # Fixed widths spare measuring every cell; long tables go in slices, which reportlab splits
     # across pages far faster than one huge table.
     widths = [_width(c) for c in columns]

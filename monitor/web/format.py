@@ -2,16 +2,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
-from typing import Mapping
+from typing import Any, Mapping
 from urllib.parse import quote
 
 from werkzeug.routing import PathConverter
 
 from monitor.core.standards import Standard
-
-#: Board order: what needs someone now comes first.
-KIND_RANK = {"escalation": 0, "breach": 1, "warning": 2}
-
 
 def case_path(case: str) -> str:
     """A case id as the path after ``/cases/``, every segment percent-encoded.
@@ -33,6 +29,31 @@ class CaseConverter(PathConverter):
 
     regex = ".+?"
     part_isolating = False  # werkzeug would infer True from a regex without "/"
+
+
+#: start-event attributes that name the place or ticket a person knows a case by, in order of preference
+LABEL_ATTRS = (("table", "Table"), ("ticket", "Ticket"), ("place", ""), ("ticket_number", "Ticket"))
+LABEL_MAX = 24
+
+
+def case_label(case: str, attrs: Mapping[str, Any] | None) -> str:
+    """What the floor calls a case: ``Table 8``, ``Ticket A017``, else the case id shortened.
+
+    Case ids carry a UTC time after ``/`` (``table-8/2026-12-01T10:02:07``) that nobody on the
+    floor reads; the part before it is the name, cut to a board-friendly length.
+    """
+    for name, word in LABEL_ATTRS:
+        value = (attrs or {}).get(name)
+        if value not in (None, ""):
+            return f"{word} {value}".strip()
+    head = case.split("/", 1)[0] or case
+    return head if len(head) <= LABEL_MAX else head[:LABEL_MAX - 1] + "…"
+
+
+def local_hm(value: str | datetime | None, zone: tzinfo) -> str:
+    """``18:02`` in the site's zone."""
+    moment = parse_time(value)
+    return moment.astimezone(zone).strftime("%H:%M") if moment else ""
 
 
 def parse_time(value: str | datetime | None) -> datetime | None:

@@ -49,7 +49,8 @@ def reports():
                  if not fmt.inline]
     groupings = {"": "standard only", **{key: key for key in GROUP_KEYS}}
     standards = [(s.id, s.name) for s in runtime().registry.current.standards]
-    sites = list(runtime().config.sites)
+    with runtime().db.read_session() as session:
+        sites = repository.known_sites(session, runtime().config.sites)
     return render_template("pages/reports.html", first=first, last=last, chosen=request.args, problems=problems,
                            json_url=base + urlencode({**query, "format": "json"}), downloads=downloads,
                            groupings=groupings, standards=standards, sites=sites)

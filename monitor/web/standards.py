@@ -20,7 +20,6 @@ log = logging.getLogger(__name__)
 
 CRITERIA_LABELS = {"specific": "Specific", "measurable": "Measurable", "achievable": "Achievable",
                    "relevant": "Relevant", "time_bound": "Time-bound"}
-EDITOR_VERSIONS = 10
 
 
 def static_card(standard: Standard, catalogue: Mapping[str, str]) -> dict[str, Any] | None:
@@ -77,14 +76,33 @@ def standard(standard_id: str):
                            card=static_card(found, catalogue), labels=CRITERIA_LABELS)
 
 
+def _no_such_file():
+    return render_template("pages/error.html", status=404, title="No such file",
+                           message="A standards file name looks like restaurant.yaml."), 404
+
+
 @pages.get("/standards/files/<name>/edit")
 @page("operations")
 def edit_file(name: str):
     if not FILE_NAME.fullmatch(name):
-        return render_template("pages/error.html", status=404, title="No such file",
-                               message="A standards file name looks like restaurant.yaml."), 404
+        return _no_such_file()
     with runtime().db.read_session() as session:
-        versions = repository.versions_page(session, name, EDITOR_VERSIONS)[:EDITOR_VERSIONS]
-    current = versions[0] if versions else None
-    return render_template("pages/editor.html", name=name, text=current.text if current else "",
-                           version=current.version if current else 0, versions=versions)
+        versions = repository.version_list(session, name)
+        current = repository.latest_version(session, name)
+    text = current.text if current else ""
+    return render_template("pages/editor.html", name=name, text=text,
+                           version=versions[0].version if versions else 0, versions=versions)
+
+
+@pages.get("/standards/files/<name>/history")
+@page(*PEOPLE)
+def file_history(name: str):
+    """Every version with author, time and diff; each can be back-tested against the one in force."""
+    if not FILE_NAME.fullmatch(name):
+        return _no_such_file()
+    with runtime().db.read_session() as session:
+        versions = repository.file_versions(session, name)
+    if not versions:
+        return _no_such_file()
+    return render_template("pages/history.html", name=name, versions=versions,
+                           texts={v.version: v.text for v in versions})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -39,6 +40,10 @@ class Service:
         self.url = f"http://127.0.0.1:{self.port}"
         self.name = name
         self.log = workdir / f"{name}-{self.port}.log"
+        if standards.resolve().is_relative_to(ROOT):
+            # A PUT writes its file into the standards directory (SPEC §3): never into the checkout.
+            standards = Path(shutil.copytree(standards, workdir / f"{name}-standards", dirs_exist_ok=True))
+        self.standards = standards
         self.env = service_env(db_url or f"sqlite:///{workdir}/{name}.db", mqtt_url, standards,
                                {"MONITOR_MQTT_CLIENT_ID": client_id or f"{name}-{self.port}", **(extra_env or {})})
         self.command = [sys.executable, "-m", "monitor", *(["-v"] if verbose else []), "run", "--port", str(self.port)]

@@ -1,5 +1,6 @@
-// The live board: alerts over the API's SSE stream, clocks re-read every few seconds and counted
-// down in between, one-click acknowledge. Plain DOM, no library; text is always set as text.
+// The live board: one card per clock with unresolved alerts, re-read from /board/alerts at each
+// change on the API's SSE stream; clocks re-read every few seconds and counted down in between;
+// one click acknowledges all of a clock's open alerts. Plain DOM, no library.
 (() => {
   "use strict";
 
@@ -7,22 +8,21 @@
   if (!root) return;
 
   const CLOCK_REFRESH_MS = 5000;
-  const DENSE_FROM = 4;                  // more alerts than this: smaller cards, so all fit on the screen
   const STALE_AFTER_MS = 15000;          // stream down this long: say so loudly, the board is not live
-  const LIVE = new Set(["open", "acknowledged"]);
-  const RANK = { escalation: 0, breach: 1, warning: 2 };
+  const ALARM_KEY = "smartmon.board.alarm";  // per screen: localStorage belongs to this browser
+  const ALARMING = new Set(["breach", "escalation"]);
   const KIND = { warning: "Warning", breach: "Breach", escalation: "Escalation" };
   // Time since the alert fell due: for a breach that is how late the table is.
   const since = (kind, ms) => (kind === "breach" ? `late ${span(ms)}` : `${span(ms)} ago`);
 
   const site = root.dataset.site || null;
-  const list = document.getElementById("alerts");
-  const template = document.getElementById("alert-template");
   const names = JSON.parse(document.getElementById("standard-names").textContent || "{}");
   const live = document.getElementById("live");
   const stale = document.getElementById("stale");
   const toast = document.getElementById("toast");
   const nowLabel = document.getElementById("now");
+  const alarmToggle = document.getElementById("alarm-toggle");
+  const picker = document.getElementById("site-picker");
 
   // The wall screen's clock may be off by minutes; count against the server's.
   let offset = 0;
@@ -36,16 +36,9 @@
   let lastEventId = root.dataset.lastSeq || "0";
   let lostSince = null;
   let source = null;
-
-  // ---- small helpers ---------------------------------------------------------------------
-  // As case_path in format.py: readable segments, but an id with an empty, "." or ".." segment
-  // (../../logout, /x) is encoded whole, or the browser would resolve it to another page.
-  const caseHref = (c) => {
-    const segments = c.split("/");
-    const whole = segments.some((s) => s === "" || s === "." || s === "..");
-    return "/cases/" + (whole ? encodeURIComponent(c) : segments.map(encodeURIComponent).join("/"));
-  };
+  const siteQuery = site ? `?site=${encodeURIComponent(site)}` : "";
   const field = (el, name) => el.querySelector(`[data-field="${name}"]`);
+  const cards = () => [...document.querySelectorAll("#alerts [data-alert-id]")];
 
   function span(ms) {
     // 0:45, 12:03, 1:02:03, 2 d 3 h
@@ -70,109 +63,132 @@
     window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname + window.location.search));
   }
 
-  // ---- alerts ----------------------------------------------------------------------------
-  function fill(el, a) {
-    el.dataset.alertId = a.id;
-    el.dataset.kind = a.kind;
-    el.dataset.case = a.case;
-    el.dataset.standard = a.standard;
-    el.dataset.state = a.state;
-    el.dataset.site = a.site || "";
-    el.dataset.dueAt = a.due_at || "";
-    el.className = `alert kind-${a.kind} state-${a.state}`;
-    field(el, "kind").textContent = KIND[a.kind] || a.kind;
-    field(el, "standard-name").textContent = names[a.standard] || a.standard;
-    const link = field(el, "case");
-    link.textContent = a.case;
-    link.href = caseHref(a.case);
-    field(el, "site").textContent = a.site || "";
-    field(el, "to").textContent = a.to || "the floor";
-    const ack = field(el, "ack");
-    ack.hidden = a.state !== "acknowledged";
-    ack.textContent = a.state === "acknowledged" ? `✓ ${a.acknowledged_by || ""}${a.note ? `: “${a.note}”` : ""}` : "";
-    const button = el.querySelector('button[data-action="ack"]');
-    if (button) {
-      button.hidden = a.state !== "open";
-      button.disabled = false;
-    }
-  }
-
-  function rank(el) {
-    return [el.dataset.state === "open" ? 0 : 1, RANK[el.dataset.kind] ?? 9, el.dataset.dueAt];
-  }
-
-  function sortAlerts() {
-    const items = [...list.children];
-    items.sort((x, y) => {
-      const a = rank(x), b = rank(y);
-      return a[0] - b[0] || a[1] - b[1] || (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0);
-    });
-    items.forEach((el) => list.appendChild(el));
-    document.getElementById("alert-count").textContent = String(items.length);
-    list.classList.toggle("dense", items.length > DENSE_FROM);
-    document.getElementById("no-alerts").hidden = items.length > 0;
-  }
-
-  function findAlert(id) {
-    return [...list.children].find((el) => el.dataset.alertId === id) || null;
-  }
-
-  function apply(a) {
-    if (site && a.site !== site) return;
-    let el = findAlert(a.id);
-    if (LIVE.has(a.state)) {
-      if (!el) {
-        el = template.content.firstElementChild.cloneNode(true);
-        list.appendChild(el);
+  // ---- server-rendered panels ------------------------------------------------------------
+  // Fetch a fragment of our own escaped HTML and swap the element with that id; one at a time,
+  // and once more afterwards when asked again meanwhile, so the last change is always shown.
+  function panel(url, id, after) {
+    let busy = false, again = false;
+    return async function refresh() {
+      if (busy) { again = true; return; }
+      busy = true;
+      try {
+        const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
+        if (response.redirected && new URL(response.url).pathname === "/login") return toLogin();
+        if (response.ok) {
+          const holder = document.createElement("div");
+          holder.innerHTML = await response.text();
+          const fresh = holder.querySelector(`#${id}`);
+          if (fresh) {
+            document.getElementById(id).replaceWith(fresh);
+            after(fresh);
+            tick();
+          }
+        }
+      } catch (error) {
+        /* the stale banner tells the floor; the next change or timer tries again */
+      } finally {
+        busy = false;
+        if (again) { again = false; refresh(); }
       }
-      fill(el, a);
-    } else if (el) {
-      el.remove();
-    }
-    sortAlerts();
-    tick();
-    // An alert opening or closing means a clock changed state or stopped.
-    refreshClocksSoon();
+    };
   }
 
+  // ---- alarm on a new breach (off by default, remembered per screen) -----------------------
+  let alarmOn = false;
+  try { alarmOn = window.localStorage.getItem(ALARM_KEY) === "on"; } catch (error) { /* storage blocked */ }
+  function showAlarmSetting() {
+    alarmToggle.textContent = `Alarm: ${alarmOn ? "on" : "off"}`;
+    alarmToggle.setAttribute("aria-pressed", String(alarmOn));
+    document.body.dataset.alarm = alarmOn ? "on" : "off";
+  }
+  alarmToggle.addEventListener("click", () => {
+    alarmOn = !alarmOn;
+    try { window.localStorage.setItem(ALARM_KEY, alarmOn ? "on" : "off"); } catch (error) { /* this page only */ }
+    showAlarmSetting();
+  });
+  showAlarmSetting();
+
+  let audio = null;
+  function beep() {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      const tone = audio.createOscillator(), gain = audio.createGain();
+      tone.frequency.value = 880;
+      gain.gain.setValueAtTime(0.25, audio.currentTime);
+      gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.6);
+      tone.connect(gain).connect(audio.destination);
+      tone.start();
+      tone.stop(audio.currentTime + 0.6);
+    } catch (error) { /* no audio on this screen: the flash still shows */ }
+  }
+  function alarm() {
+    document.body.dataset.alarms = String(Number(document.body.dataset.alarms || 0) + 1);
+    document.body.classList.remove("flash");
+    void document.body.offsetWidth;        // restart the animation
+    document.body.classList.add("flash");
+    beep();
+  }
+
+  // Clocks already past their deadline when seen, so only a clock newly breaching sounds (once,
+  // not again when it escalates).
+  const clockOf = (el) => `${el.dataset.standard}|${el.dataset.case}|${el.dataset.key}`;
+  const seen = new Set(cards().filter((el) => ALARMING.has(el.dataset.kind)).map(clockOf));
+  const refreshAlerts = panel(`/board/alerts${siteQuery}`, "alerts-panel", () => {
+    let fresh = false;
+    for (const el of cards()) {
+      if (!ALARMING.has(el.dataset.kind) || seen.has(clockOf(el))) continue;
+      seen.add(clockOf(el));
+      fresh = fresh || el.dataset.state === "open";
+    }
+    if (fresh && alarmOn) alarm();
+  });
+
+  // ---- acknowledging -----------------------------------------------------------------------
   async function acknowledge(button) {
     const el = button.closest("[data-alert-id]");
-    const what = `${KIND[el.dataset.kind] || el.dataset.kind}: ${names[el.dataset.standard] || el.dataset.standard}, ${el.dataset.case}`;
-    // One click acknowledges (SPEC §6.1). The note is optional: Cancel, or a kiosk that blocks
-    // dialogs, acknowledges without one.
+    const ids = (el.dataset.openIds || "").split(" ").filter(Boolean);
+    const what = `${KIND[el.dataset.kind] || el.dataset.kind}: ${names[el.dataset.standard] || el.dataset.standard}, ${field(el, "case").textContent}`;
+    // One click acknowledges every open alert of the clock (SPEC §6.1); Cancel leaves them open.
     const answer = window.prompt(`${what}\n\nAcknowledging. Note for the team (optional), e.g. “on my way”:`, "");
-    const note = (answer || "").trim();
-    button.disabled = true;
-    let response;
-    try {
-      response = await fetch(`/api/v1/alerts/${encodeURIComponent(el.dataset.alertId)}/ack`, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify(note ? { note } : {}),
-      });
-    } catch (error) {
-      button.disabled = false;
-      say("Could not reach the monitor; the alert is not acknowledged. Try again.");
+    if (answer === null) {
+      say("Not acknowledged.");
       return;
     }
-    if (response.ok) {
-      apply(await response.json());
-      return;
+    const note = answer.trim();
+    button.disabled = true;
+    const failures = [];
+    for (const id of ids) {
+      try {
+        const response = await fetch(`/api/v1/alerts/${encodeURIComponent(id)}/ack`, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json", Accept: "application/json" },
+          body: JSON.stringify(note ? { note } : {}),
+        });
+        if (response.status === 401) return toLogin();
+        // 409: it resolved or was acknowledged meanwhile; nothing left to do for it.
+        if (!response.ok && response.status !== 409) {
+          let message = `The monitor refused (${response.status}).`;
+          try { message = (await response.json()).error.message || message; } catch (error) { /* not JSON */ }
+          failures.push(message);
+        }
+      } catch (error) {
+        failures.push("Could not reach the monitor.");
+      }
     }
     button.disabled = false;
-    if (response.status === 401) return toLogin();
-    let message = `The monitor refused (${response.status}).`;
-    try {
-      message = (await response.json()).error.message || message;
-    } catch (error) { /* not JSON */ }
-    say(message);
+    if (failures.length) say(`${failures[0]} Not everything was acknowledged; try again.`);
+    refreshAlerts();
   }
 
-  list.addEventListener("click", (event) => {
-    const button = event.target.closest('button[data-action="ack"]');
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest('#alerts button[data-action="ack"]');
     if (button && !button.disabled) acknowledge(button);
   });
+
+  if (picker) {
+    picker.addEventListener("change", () => picker.form.submit());
+  }
 
   // ---- the stream --------------------------------------------------------------------------
   function setLive(state, text) {
@@ -186,12 +202,18 @@
     // then sends Last-Event-ID itself on every reconnect.
     source = new EventSource(`/api/v1/alerts/stream?last_event_id=${encodeURIComponent(lastEventId)}`);
     source.addEventListener("open", () => {
+      const wasLost = lostSince !== null;
       lostSince = null;
       setLive("open", "live");
+      if (wasLost) { refreshAlerts(); refreshClocks(); }
     });
     source.addEventListener("alert", (event) => {
       if (event.lastEventId) lastEventId = event.lastEventId;
-      apply(JSON.parse(event.data));
+      const a = JSON.parse(event.data);
+      if (site && a.site !== site) return;
+      refreshAlerts();
+      // An alert opening or closing means a clock changed state or stopped.
+      refreshClocksSoon();
     });
     source.addEventListener("error", async () => {
       lostSince = lostSince || Date.now();
@@ -208,32 +230,11 @@
 
   // ---- clocks ------------------------------------------------------------------------------
   let clockTimer = null;
-  let refreshing = false;
-
+  const swapClocks = panel(`/board/clocks${siteQuery}`, "clocks", (fresh) => learnServerTime(fresh.dataset.serverNow));
   async function refreshClocks() {
     clearTimeout(clockTimer);
-    if (refreshing) return;
-    refreshing = true;
-    try {
-      const response = await fetch("/board/clocks" + (site ? `?site=${encodeURIComponent(site)}` : ""),
-                                   { credentials: "same-origin", headers: { Accept: "text/html" } });
-      if (response.redirected && new URL(response.url).pathname === "/login") return toLogin();
-      if (response.ok) {
-        const holder = document.createElement("div");
-        holder.innerHTML = await response.text();   // our own server-rendered, escaped HTML
-        const fresh = holder.querySelector("#clocks");
-        if (fresh) {
-          document.getElementById("clocks").replaceWith(fresh);
-          learnServerTime(fresh.dataset.serverNow);
-          tick();
-        }
-      }
-    } catch (error) {
-      /* the stale banner tells the floor; keep trying */
-    } finally {
-      refreshing = false;
-      clockTimer = setTimeout(refreshClocks, CLOCK_REFRESH_MS);
-    }
+    await swapClocks();
+    clockTimer = setTimeout(refreshClocks, CLOCK_REFRESH_MS);
   }
 
   let soon = null;
@@ -246,7 +247,7 @@
   function tick() {
     const t = now();
     if (nowLabel) nowLabel.textContent = new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
-    for (const el of list.children) {
+    for (const el of cards()) {
       const due = Date.parse(el.dataset.dueAt);
       const label = field(el, "since");
       if (label) label.textContent = Number.isNaN(due) ? "" : since(el.dataset.kind, t - due);
@@ -266,7 +267,6 @@
     document.body.classList.toggle("stale", !stale.hidden);
   }
 
-  sortAlerts();
   tick();
   setInterval(tick, 1000);
   connect();

@@ -1,4 +1,5 @@
-// The standards editor: PUT the YAML with If-Match, show 422 problems by line and column, 412 conflicts.
+// The standards editor: PUT the YAML with If-Match, show 422 problems by line and column, 412 conflicts;
+// back-test the text against the version in force; after a save, say which version was stored.
 (() => {
   "use strict";
   const form = document.getElementById("editor");
@@ -10,6 +11,9 @@
   const problems = document.getElementById("problems");
   const conflict = document.getElementById("conflict");
   const saveButton = document.getElementById("save");
+  const warnings = document.getElementById("warnings");
+  const result = document.getElementById("backtest-result");
+  const { run, render, warn } = window.smartmonBacktest;
   let version = form.dataset.version;          // the ETag we edit from: "0" for a new file
   let saved = area.value;
 
@@ -73,10 +77,15 @@
     let body = {};
     try { body = await response.json(); } catch (error) { /* keep {} */ }
     if (response.ok) {
+      const was = version;
       version = String(body.version);
       form.dataset.version = version;
       saved = area.value;
-      status.textContent = `Saved as version ${version} and in force now.`;
+      status.textContent = `Saved as version ${version}${was !== "0" ? ` (you edited version ${was})` : ""}; ` +
+        "in force now and written to the standards directory.";
+      document.getElementById("editing").textContent = `Editing version ${version}.`;
+      warn(warnings, body.warnings);
+      listVersions();
       return;
     }
     status.textContent = "";
@@ -103,6 +112,49 @@
     conflict.hidden = false;
     conflict.scrollIntoView({ block: "nearest" });
   }
+
+  async function listVersions() {
+    try {
+      const response = await fetch(`${form.dataset.url}/versions?limit=10000`, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const rows = (await response.json()).items.map((v) => {
+        const row = document.createElement("tr");
+        row.dataset.version = v.version;
+        for (const [text, cls] of [[v.version, "num"], [v.author, ""], [v.created_at.replace("T", " ").replace("Z", ""), ""]]) {
+          const td = document.createElement("td");
+          td.textContent = String(text);
+          if (cls) td.className = cls;
+          row.appendChild(td);
+        }
+        return row;
+      });
+      document.querySelector("#versions tbody").replaceChildren(...rows);
+    } catch (error) { /* the list is refreshed on the next save or reload */ }
+  }
+
+  document.getElementById("backtest").addEventListener("click", async (event) => {
+    const button = event.currentTarget;
+    button.disabled = true;
+    problemsBox.hidden = true;
+    result.hidden = false;
+    result.textContent = "Replaying the stored events through your text and the version in force…";
+    try {
+      const { ok, status: code, body } = await run(form.dataset.file, area.value);
+      if (ok) {
+        render(result, body);
+        warn(warnings, body.warnings);
+      } else if (code === 422) {
+        result.hidden = true;
+        showProblems(body);
+      } else {
+        result.textContent = (body.error && body.error.message) || `The monitor refused (${code}).`;
+      }
+    } catch (error) {
+      result.textContent = "Could not reach the monitor.";
+    } finally {
+      button.disabled = false;
+    }
+  });
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();

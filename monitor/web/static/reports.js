@@ -56,9 +56,28 @@
     return figure;
   }
 
+  // A standard's name in lines of at most LINE characters, broken between words: never cut.
+  const LINE = 28, LINE_HEIGHT = 15;
+  function lines(text) {
+    const out = [];
+    for (const word of text.split(/\s+/)) {
+      const last = out.length - 1;
+      if (last >= 0 && (out[last] + " " + word).length <= LINE) out[last] += " " + word;
+      else out.push(word);
+    }
+    return out;
+  }
+
   // One bar per standard (its whole-period compliance), each with its own goal tick.
   function summary(standards) {
-    const height = TOP + ROW * standards.length + 10;
+    const names = standards.map(({ standard }) => lines(standard.name || standard.standard));
+    const tops = [];
+    let bottom = TOP;
+    for (const name of names) {
+      tops.push(bottom);
+      bottom += Math.max(ROW, name.length * LINE_HEIGHT + 13);
+    }
+    const height = bottom + 10;
     const scale = (r) => LABEL + (W - LABEL - 60) * r;
     const figure = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${height}`, role: "img",
                                 "aria-label": "Compliance of every standard over the period" });
@@ -67,9 +86,11 @@
       figure.appendChild(svg("text", { x: scale(r), y: 14, "text-anchor": "middle" }, `${r * 100} %`));
     }
     standards.forEach(({ standard, total }, i) => {
-      const y = TOP + i * ROW;
+      const y = tops[i];
       const name = standard.name || standard.standard;
-      figure.appendChild(svg("text", { x: 4, y: y + 15 }, name.slice(0, 28)));
+      const label = svg("text", { x: 4, y: y + 15 });
+      names[i].forEach((line, n) => label.appendChild(svg("tspan", { x: 4, dy: n ? LINE_HEIGHT : 0 }, line)));
+      figure.appendChild(label);
       const bar = svg("rect", { class: `bar-${total.goal_met ? "good" : "bad"}`, x: LABEL, y, height: ROW - 8, rx: 3,
                                 width: Math.max(scale(total.compliance) - LABEL, 2) });
       bar.appendChild(svg("title", {}, `${name}: ${pct(total.compliance)}, goal ${pct(standard.goal_ratio)}`));

@@ -1,0 +1,26 @@
+// The history page: back-test any earlier version against the one in force.
+(() => {
+  "use strict";
+  const history = document.getElementById("history");
+  if (!history) return;
+  const texts = JSON.parse(document.getElementById("version-texts").textContent || "{}");
+  const { run, render } = window.smartmonBacktest;
+
+  history.addEventListener("click", async (event) => {
+    const button = event.target.closest('button[data-action="backtest"]');
+    if (!button) return;
+    const result = button.closest("section").querySelector("[data-result]");
+    button.disabled = true;
+    result.hidden = false;
+    result.textContent = "Replaying the stored events…";
+    try {
+      const { ok, status, body } = await run(history.dataset.file, texts[button.dataset.version]);
+      if (ok) render(result, body);
+      else result.textContent = (body.error && body.error.message) || `The monitor refused (${status}).`;
+    } catch (error) {
+      result.textContent = "Could not reach the monitor.";
+    } finally {
+      button.disabled = false;
+    }
+  });
+})();
