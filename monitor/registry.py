@@ -14,7 +14,8 @@ import logging
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -78,14 +79,13 @@ class Registry:
                 seen, proposed, changed = self._changed_on_disk(session, texts, since_last_import)
             if not changed:
                 return False
-            load_set(_in_force(proposed))
-            with self.db.session() as session:
-                audit.lock_chain(session)  # the save instant is taken while no one else writes the chain
+            validated = load_set(_in_force(proposed))
+            with self._storing() as session:
                 if _numbers(self._latest_versions(session)) != seen:
                     continue  # another process stored a version meanwhile: validate again
                 stamp = now or datetime.now(timezone.utc)
                 for name, text in changed.items():
-                    self._store_version(session, name, text, FILE_AUTHOR, stamp)
+                    self._store_version(session, name, text, FILE_AUTHOR, stamp, validated)
                 after = self._after_version(session, stamp)
             if after is not None:
                 after()
@@ -180,17 +180,31 @@ class Registry:
             with self.db.read_session() as session:
                 versions = self._latest_versions(session)
             self._check_if_match(versions, name, if_match)
-            self._with_file(dict(versions), name, text)
-            with self.db.session() as session:
-                audit.lock_chain(session)  # the save instant is taken while no one else writes the chain
+            validated = self._with_file(dict(versions), name, text)
+            with self._storing() as session:
                 if _numbers(self._latest_versions(session)) != _numbers(versions):
                     continue
                 stamp = now or datetime.now(timezone.utc)
-                version = self._store_version(session, name, text, author, stamp)
+                version = self._store_version(session, name, text, author, stamp, validated)
                 after = self._after_version(session, stamp)
             if after is not None:
                 after()
             return version
+
+    @contextmanager
+    def _storing(self) -> Iterator[Session]:
+        """The write transaction that stores versions, the chain locked first (the save instant is
+        taken while no one else writes it). Parses cached for the rows it stores are forgotten when
+        it fails: a rolled-back row id may be given to another version."""
+        cached = set(self._parsed)
+        try:
+            with self.db.session() as session:
+                audit.lock_chain(session)
+                yield session
+        except BaseException:
+            for row_id in set(self._parsed) - cached:
+                self._parsed.pop(row_id, None)
+            raise
 
     @staticmethod
     def _check_if_match(versions: dict[str, tuple[str, int]], name: str, if_match: int | None) -> None:
@@ -214,8 +228,10 @@ class Registry:
         versions[name] = (text, versions.get(name, ("", 0))[1] + 1)
         return load_set(_in_force(versions))
 
-    @staticmethod
-    def _store_version(session: Session, name: str, text: str, author: str, now: datetime) -> int:
+    def _store_version(self, session: Session, name: str, text: str, author: str, now: datetime,
+                       validated: StandardSet) -> int:
+        """Store the next version of ``name``; ``validated`` is the set it was validated in, outside
+        the write transaction, so the history's reload inside it parses nothing (SPEC §6)."""
         previous = session.execute(
             select(StandardsVersion.version, StandardsVersion.text).where(StandardsVersion.file == name)
             .order_by(StandardsVersion.version.desc()).limit(1)).first()
@@ -226,6 +242,7 @@ class Registry:
         row = {"file": name, "version": number, "text": text, "author": author, "created_at": now, "diff": diff}
         row["id"] = session.execute(insert(StandardsVersion).values(row).returning(StandardsVersion.id)).scalar_one()
         audit.append(session, "standards_version", [row])
+        self._parsed[row["id"]] = validated.file(name)  # None for an emptied (removed) file
         return number
 
 

@@ -197,10 +197,10 @@ def test_a_device_back_online_after_a_deadline_flags_the_gap(runtime):
 class PoisonedEvaluator(CaseEvaluator):
     """Evaluation raises for one case, as a bug met only by that case's data would."""
 
-    def _chunk(self, session, case_ids, now, changes):
+    def _chunk(self, session, case_ids, *args, **kwargs):
         if "poison" in case_ids:
             raise RuntimeError("evaluation of the poisoned case raises")
-        return super()._chunk(session, case_ids, now, changes)
+        return super()._chunk(session, case_ids, *args, **kwargs)
 
 
 def test_a_poisoned_case_is_parked_and_every_other_alert_opens_on_time(runtime, client):
