@@ -12,18 +12,15 @@ import subprocess
 import sys
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from tests.harness.database import Db
 from tests.harness.processes import wait_for
 from tests.harness.service import ROOT, Service
-from tests.test_browser import CHROMEDRIVER, CHROMIUM, screenshot
+from tests.test_browser import chromium, screenshot
 
-from selenium import webdriver  # noqa: E402  (after test_browser's check for the browser)
-from selenium.webdriver.chrome.service import Service as DriverService  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402  (after test_browser's check for the browser)
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -32,7 +29,6 @@ SITES = [{"id": "bj-01", "name": "Beijing hotel restaurant", "timezone": "Asia/S
           "places": [{"id": "T1", "name": "Table 1"}, {"id": "T2", "name": "Table 2"}, "T3", "T4"],
           "close_on": ["payment_collected", "left"], "staff": ["Li Na", "Wang Wei"]},
          {"id": "sh-02", "timezone": "Asia/Shanghai", "places": ["B1"]}]
-#: Where the README's screenshot comes from: SMARTMON_SCREENSHOTS=monitor/web/static pytest -k portrait
 SERVICE_OF_A_VISIT = ["seated", "greeted", "drink_ordered", "drink_served", "drink_check_done", "food_order_offered",
                       "starter_ordered", "starter_served", "main_ordered", "main_served", "plates_cleared",
                       "dessert_ordered", "dessert_served", "bill_presented", "payment_placed", "payment_collected"]
@@ -70,13 +66,7 @@ def device_token(service: Service, site: str) -> str:
 
 @pytest.fixture
 def browser(tmp_path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--window-size=1280,800", f"--user-data-dir={tmp_path / 'tablet-profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=DriverService(executable_path=CHROMEDRIVER), options=options)
+    driver = chromium(tmp_path / "tablet-profile", "1280,800")
     driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
     yield driver
     driver.quit()
@@ -158,10 +148,12 @@ def tablet(browser, service, db) -> Tablet:
     return Tablet(browser, service, db).open(device_token(service, "bj-01"))
 
 
-def post(service: Service, *events: tuple[str, str, datetime]) -> None:
-    """Events from another device (the admin's token), e.g. a table seated a while ago."""
+def post(service: Service, *events: tuple) -> None:
+    """Events (case, type, at[, attrs]) from another device (the admin's token), e.g. a table seated
+    a while ago."""
     body = [{"id": str(uuid.uuid4()), "case": case, "type": kind, "at": at.isoformat(), "site": "bj-01",
-             "attrs": {"place": case.partition("/")[0]}} for case, kind, at in events]
+             "attrs": {"place": case.partition("/")[0], **(more[0] if more else {})}}
+            for case, kind, at, *more in events]
     assert service.api("POST", "/events", json=body).status_code == 202
 
 
@@ -342,10 +334,16 @@ def test_the_nine_standards_run_end_to_end_from_tablet_touches_alone(tablet, ser
 
 # -- big targets, portrait and landscape -------------------------------------------------------------------------------
 @pytest.mark.parametrize("width, height, name", [(800, 1280, "portrait"), (1280, 800, "landscape")])
-def test_targets_are_big_and_nothing_scrolls_sideways_in_portrait_and_landscape(tablet, browser, width, height, name,
-                                                                                 tmp_path):
+def test_targets_are_big_and_nothing_scrolls_sideways_in_portrait_and_landscape(tablet, service, browser, width,
+                                                                                 height, name, tmp_path):
+    """Also makes the README's screenshots: SMARTMON_SCREENSHOTS=DIR pytest -k portrait_and_landscape."""
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
                                                                     "deviceScaleFactor": 1, "mobile": True})
+    now = datetime.now(timezone.utc)
+    post(service, ("T2/2026-12-01T10:00:00", "seated", now - timedelta(seconds=100)),
+         ("T3/2026-12-01T10:00:00", "seated", now - timedelta(minutes=5)),
+         ("T3/2026-12-01T10:00:00", "greeted", now - timedelta(minutes=4)),
+         ("T3/2026-12-01T10:00:00", "drink_ordered", now - timedelta(minutes=4, seconds=30), {"order_id": 1}))
     tablet.touch("T1", "seated")
     tablet.touch("T1", "greeted")
     sizes = browser.execute_script("""return Array.from(document.querySelectorAll(
