@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import time_machine
 
 from monitor.app import create_app
 from monitor.auth import create_token
@@ -127,3 +128,16 @@ def test_the_service_worker_is_served_from_the_root_for_the_tablet_scope(client)
     response = client.get("/tablet-sw.js")
     assert response.status_code == 200 and response.mimetype == "text/javascript"
     assert response.headers["Service-Worker-Allowed"] == "/tablet"
+
+
+def test_a_tablet_used_daily_keeps_its_cookie_past_the_first_lifetime(client, runtime):
+    """The row's end moves out with use; the cookie's Max-Age must move with it, or the browser
+    would drop a busy tablet's cookie 30 days after its sign-in."""
+    secret = device(runtime, "bj-01")
+    with time_machine.travel(datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc), tick=False) as clock:
+        assert "Max-Age=2592000" in client.get(f"/tablet?token={secret}").headers["Set-Cookie"]
+        assert "Set-Cookie" not in client.get("/tablet").headers  # nothing moved yet
+        clock.shift(timedelta(days=20))
+        again = client.get("/tablet/state")
+        assert again.status_code == 200 and "Max-Age=2592000" in again.headers["Set-Cookie"]
+        assert again.headers["Set-Cookie"].startswith(f"session={client.get_cookie('session').value};")
