@@ -28,6 +28,7 @@ BENCHMARKS = {
     "reports": ("bench.reports", "4. compliance reports over 1,000,000 clocks"),
     "memory": ("bench.memory", "5. memory per open clock, start-up time"),
     "replay": ("bench.replay", "6. replay of the bank call-centre month"),
+    "tablet": ("bench.tablet", "the staff tablet's poll on a busy day"),
 }
 
 

@@ -169,6 +169,16 @@ def test_it_shows_the_places_of_config_and_a_touch_stores_the_event_for_the_toke
         ("T1", ""), ("T2", ""), ("T3", ""), ("T4", "")]
     assert browser.find_element(By.CSS_SELECTOR, '[data-place="T1"] .name').text == "Table 1"
     Select(browser.find_element(By.CSS_SELECTOR, "[data-staff]")).select_by_visible_text("Li Na")
+    tablet.open_place("T1")
+    # Inside the open place, a button for each event type the site's standards use, labelled with
+    # the catalogue's text; on a free place only the types some standard starts on can be touched
+    # (they open a case), not a stop such as greeted.
+    buttons = browser.find_elements(By.CSS_SELECTOR, '[data-place="T1"] button[data-event]')
+    assert len(buttons) == 17 and buttons[0].text == "Guests are shown to a table and sit down"
+    assert [b.get_attribute("data-event") for b in buttons if b.is_enabled()] == [
+        "seated", "drink_ordered", "drink_served", "starter_ordered", "main_ordered", "plates_cleared",
+        "dessert_ordered", "dessert_served", "payment_placed"]
+    assert browser.find_elements(By.CSS_SELECTOR, '[data-place="T2"] button[data-event]') == []
     tablet.touch("T1", "seated")
 
     [event] = stored(db)
@@ -230,7 +240,7 @@ def test_the_case_stays_through_a_gap_between_clocks_and_is_freed_by_hand_and_by
     # The next guests at T1 are a new case, ended by payment_collected (close_on) without a hand.
     tablet.touch("T1", "seated")
     second = tablet.case("T1")
-    assert second.startswith("T1/") and second != case
+    assert second.startswith("T1/") and second != case, [(e["case"], e["type"], e["at"]) for e in stored(db)]
     tablet.touch("T1", "payment_placed")
     tablet.touch("T1", "payment_collected")
     tablet.wait.until(lambda d: tablet.case("T1") == "")

@@ -85,8 +85,12 @@ def _rules(site: Site, standards: list[Standard]) -> dict[str, Any]:
 
 
 def _state(site: Site) -> dict[str, Any]:
+    """Each place's case with the ids of its events (so tablet.js knows which of its touches are
+    in) and their correlation values (for the next order number), and its open clocks."""
     now = datetime.now(timezone.utc)
-    names = {s.id: s.name for s in runtime().registry.current.standards}
+    standards = runtime().registry.current.standards
+    names = {s.id: s.name for s in standards}
+    correlated = {s.correlate for s in standards if s.correlate}
     with runtime().db.read_session() as session:
         cases = repository.place_cases(session, site.id, [p.id for p in site.places], [*site.close_on, FREE_EVENT],
                                        now - VISIT_WINDOW)
@@ -102,7 +106,8 @@ def _state(site: Site) -> dict[str, Any]:
         found = cases.get(place.id)
         places[place.id] = None if found is None else {
             "case": found.case, "opened_at": iso(found.opened_at),
-            "events": [{"id": e["id"], "type": e["type"], "at": iso(e["at"]), "attrs": e["attrs"]} for e in found.events],
+            "events": [{"id": e["id"], "type": e["type"],
+                        "attrs": {k: v for k, v in e["attrs"].items() if k in correlated}} for e in found.events],
             "clocks": by_case.get(found.case, [])}
     return {"site": site.id, "now": iso(now), "places": places}
 
@@ -112,11 +117,11 @@ def _state(site: Site) -> dict[str, Any]:
 def tablet():
     site = _site(g.identity)
     if site is None or not site.places:
-        return render_template("pages/tablet.html", site=site, places=(), buttons=(), rules={}, state={},
-                               staff=(), poll_seconds=POLL_SECONDS)
+        return render_template("pages/tablet.html", site=site, places=(), buttons=(), rules={}, staff=(),
+                               poll_seconds=POLL_SECONDS)
     standards = _site_standards(site)
     return render_template("pages/tablet.html", site=site, places=site.places, buttons=_buttons(site, standards),
-                           rules=_rules(site, standards), state=_state(site), staff=site.staff,
+                           rules=_rules(site, standards), staff=site.staff,
                            poll_seconds=POLL_SECONDS)
 
 

@@ -9,6 +9,7 @@
   const text = JSON.parse(document.getElementById("tablet-strings").textContent);
   if (!cfg.site) return;
   const rules = cfg.rules;
+  const actions = document.getElementById("actions"); // the one set of buttons, in the open place
   const MAX_BATCH = 1000; // SPEC §1
   const key = (name) => "smartmon.tablet." + cfg.site + "." + name;
 
@@ -20,11 +21,8 @@
     return template.replace(/\{(\w+)\}/g, (_, name) => String(values[name]));
   }
 
-  // The newer of the page's state and the one kept from the last poll (the page may come from the
-  // service worker's cache, older than what this tablet saw last).
-  let state = cfg.state;
-  const kept = load("state", null);
-  if (kept && (!state.now || Date.parse(kept.now) > Date.parse(state.now))) state = kept;
+  // What the last poll said, until this page's first poll answers (offline: until the network is back).
+  let state = load("state", {places: {}});
   let queue = load("queue", []);       // touches not yet accepted by the monitor, in touch order
   let recent = [];                     // accepted, but not yet in a state read since
   let offset = state.now ? Date.parse(state.now) - Date.now() : 0; // the monitor's clock minus ours
@@ -51,7 +49,7 @@
 
   // -- what a place holds: the server's case, then this tablet's touches in order ---------------
   function view(placeId) {
-    const server = state.places ? state.places[placeId] : null;
+    const server = state.places[placeId] || null;
     let caseId = server ? server.case : null;
     let events = server ? server.events.slice() : [];
     const known = new Set(events.map((e) => e.id));
@@ -88,7 +86,6 @@
     if (!caseId) {
       if (!rules.opens.includes(type)) { note = text.no_case; render(); return; }
       caseId = placeId + "/" + siteLocal(now);
-      if (state.places && state.places[placeId] && state.places[placeId].case === caseId) caseId += "-2";
     }
     const attrs = type === rules.free ? {} : correlation(type, current.events);
     attrs.place = placeId;
@@ -144,15 +141,21 @@
     if (online) await poll(); // which sends what was touched meanwhile
   }
 
+  let newestAsked = 0;
   async function poll() {
     const asked = Date.now();
+    newestAsked = Math.max(newestAsked, asked);
     try {
       const response = await fetch(cfg.state_url, {credentials: "same-origin", headers: {"Accept": "application/json"}});
       if (response.status === 401 || response.status === 403) {
         note = say(text.signed_out, {n: queue.length});
         setOnline(true);
       } else if (response.ok) {
-        state = await response.json();
+        const answer = await response.json();
+        // Polls overlap (the timer and one after each send): an answer to an older question than the
+        // newest asked may predate a send whose touches `recent` no longer holds.
+        if (asked < newestAsked) return;
+        state = answer;
         offset = Date.parse(state.now) - Date.now();
         save("state", state);
         recent = recent.filter((e) => e.sentAt >= asked);
@@ -211,10 +214,12 @@
       const list = tile.querySelector('[data-field="clocks"]');
       list.replaceChildren(...v.clocks.map((c) => clockItem(c, now)));
       tile.dataset.look = ["breached", "warning"].find((look) => list.querySelector('[data-look="' + look + '"]')) || "";
-      for (const button of tile.querySelectorAll("button[data-event]")) {
-        button.disabled = !v.caseId && !rules.opens.includes(button.dataset.event);
+      if (actions.parentElement === tile) {
+        for (const button of actions.querySelectorAll("button[data-event]")) {
+          button.disabled = !v.caseId && !rules.opens.includes(button.dataset.event);
+        }
+        actions.querySelector('[data-action="free"]').hidden = !v.caseId;
       }
-      tile.querySelector('[data-action="free"]').hidden = !v.caseId;
     }
     renderStatus();
   }
@@ -232,6 +237,9 @@
       }
       tile.dataset.open = String(opening);
       button.setAttribute("aria-expanded", String(opening));
+      if (opening) tile.append(actions);
+      actions.hidden = !opening;
+      render();
     } else if (button.dataset.action === "free") {
       record(tile.dataset.place, rules.free);
     } else if (button.dataset.event) {
