@@ -157,6 +157,12 @@ def post(service: Service, *events: tuple) -> None:
     assert service.api("POST", "/events", json=body).status_code == 202
 
 
+def clocks_shown(browser, place: str) -> list[str]:
+    """The standards of the place's countdowns, read at once (the list is redrawn every second)."""
+    return browser.execute_script("return Array.from(document.querySelectorAll(arguments[0])).map(c => c.dataset.standard);",
+                                  f'[data-place="{place}"] [data-clock]')
+
+
 def clocks_of(service: Service, case: str) -> dict[str, str]:
     return {c["standard"]: c["state"] for c in service.api("GET", f"/cases/{case}").json()["clocks"]}
 
@@ -274,7 +280,10 @@ def test_touches_offline_survive_a_reload_and_are_stored_once_with_their_touch_t
     browser.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
     service.stop()
     tablet.wait.until(lambda d: d.find_element(By.ID, "offline").is_displayed())
+    tablet.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-place="T1"] [data-standard="greet-seated-guests"]'))
     tablet.touch("T1", "greeted", online=False)
+    # Greeted, though the monitor does not know yet: that countdown stops here, the food offer's runs on.
+    assert clocks_shown(browser, "T1") == ["offer-food-order"]
     tablet.touch("T2", "seated", online=False)
     tablet.touch("T1", "drink_ordered", online=False)
     assert tablet.queued() == 3

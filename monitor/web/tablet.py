@@ -81,6 +81,9 @@ def _rules(site: Site, standards: list[Standard]) -> dict[str, Any]:
         "free": FREE_EVENT,
         "repeats": [{"standard": s.id, "attr": s.correlate, "starts": sorted(s.start_types), "stops": list(s.stop)}
                     for s in standards if s.repeat == "each" and s.correlate],
+        # a clock whose stop or cancel is touched but not yet sent is drawn as done, not counting down
+        "ends": {s.id: {"stops": list(s.stop), "cancels": list(s.cancel_on),
+                        "attr": s.correlate if s.repeat == "each" else None} for s in standards},
     }
 
 

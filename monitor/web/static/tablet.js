@@ -59,8 +59,19 @@
       if (e.case !== caseId) { caseId = e.case; events = []; }
       events.push(e);
     }
-    const clocks = server && caseId === server.case ? server.clocks : [];
+    const clocks = server && caseId === server.case ? server.clocks.filter((c) => !ended(c, mine)) : [];
     return {caseId, events, clocks, pending: queue.filter((e) => e.attrs.place === placeId).length};
+  }
+
+  // Stopped or cancelled by a touch the monitor has not judged yet (SPEC §3.2: with `repeat`, a
+  // stop ends its own key's clock, a cancel without the attribute every key's).
+  function ended(clock, touches) {
+    const end = rules.ends[clock.standard];
+    if (!end) return false;
+    const from = Date.parse(clock.start) - 30000; // the monitor's default clock_skew_tolerance
+    return touches.some((e) => Date.parse(e.at) >= from && (
+      end.cancels.includes(e.type) && (!end.attr || e.attrs[end.attr] == null || String(e.attrs[end.attr]) === clock.key) ||
+      end.stops.includes(e.type) && (!end.attr || String(e.attrs[end.attr]) === clock.key)));
   }
 
   // `repeat: each` standards: a start takes the place's next order number, a stop the oldest open one.
