@@ -269,6 +269,22 @@ def test_repeat_each_standards_get_an_order_number_per_touch(tablet, service, db
         By.CSS_SELECTOR, '[data-place="T1"] [data-standard="serve-ordered-drinks"][data-key="2"]'))
 
 
+def test_a_place_freed_and_taken_again_within_a_second_is_a_new_case(tablet, browser, db):
+    tablet.open_place("T1")
+    # Three touches in one task, well inside one second (a crossing of a second boundary in
+    # between would name the second visit after its own second instead).
+    browser.execute_script("""
+        const tile = document.querySelector('[data-place="T1"]');
+        for (const css of ['[data-event="seated"]', '[data-action="free"]', '[data-event="seated"]']) {
+          tile.querySelector(css).click();
+        }""")
+    wait_for(lambda: tablet.stored_count() == 3, 20, message="three touches stored")
+    (first, _), (freed, kind), (second, _) = [(e["case"], e["type"]) for e in stored(db)]
+    assert freed == first and kind == "place_freed"
+    assert second == f"{first}-2" or second > first, (first, second)
+    tablet.wait.until(lambda d: tablet.case("T1") == second)
+
+
 # -- 3. offline first ------------------------------------------------------------------------------------------
 def test_touches_offline_survive_a_reload_and_are_stored_once_with_their_touch_times(tablet, service, browser, db,
                                                                                     tmp_path):

@@ -90,13 +90,24 @@
     return attrs;
   }
 
+  // PLACE/<site-local start time>, with -2, -3 … when this place had a visit begun in the same second.
+  function newCase(placeId, now) {
+    const base = placeId + "/" + siteLocal(now);
+    const taken = new Set(recent.concat(queue).map((e) => e.case));
+    taken.add(load("opened." + placeId, ""));
+    let caseId = base;
+    for (let n = 2; taken.has(caseId); n++) caseId = base + "-" + n;
+    save("opened." + placeId, caseId);
+    return caseId;
+  }
+
   function record(placeId, type) {
     const now = new Date();
     const current = view(placeId);
     let caseId = current.caseId;
     if (!caseId) {
       if (!rules.opens.includes(type)) { note = text.no_case; render(); return; }
-      caseId = placeId + "/" + siteLocal(now);
+      caseId = newCase(placeId, now);
     }
     const attrs = type === rules.free ? {} : correlation(type, current.events);
     attrs.place = placeId;
