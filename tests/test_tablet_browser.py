@@ -73,10 +73,13 @@ def browser(tmp_path):
 
 
 def tap(driver, element) -> None:
-    """A finger on the element's centre and off again."""
+    """A finger on the element's centre and off again (where the element is at that moment: the
+    page redraws while a test runs)."""
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
-    box = driver.execute_script("const r = arguments[0].getBoundingClientRect();"
-                                "return [r.left + r.width / 2, r.top + r.height / 2];", element)
+    box = WebDriverWait(driver, 5).until(lambda d: d.execute_script("""
+        const r = arguments[0].getBoundingClientRect(), x = r.left + r.width / 2, y = r.top + r.height / 2;
+        const hit = document.elementFromPoint(x, y);
+        return hit && arguments[0].contains(hit) ? [x, y] : null;""", element))
     point = {"x": box[0], "y": box[1], "radiusX": 4, "radiusY": 4, "force": 1, "id": 0}
     driver.execute_cdp_cmd("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [point]})
     driver.execute_cdp_cmd("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})

@@ -259,7 +259,9 @@
       }
       tile.dataset.open = String(opening);
       button.setAttribute("aria-expanded", String(opening));
-      if (opening) tile.append(actions);
+      // Right under the place's name, above its countdowns: a clock that appears or ends must not
+      // move the buttons under a finger.
+      if (opening) button.after(actions);
       actions.hidden = !opening;
       render();
     } else if (button.dataset.action === "free") {
