@@ -120,6 +120,8 @@ class Tablet:
         tap(self.driver, tile.find_element(By.CSS_SELECTOR, f'button[data-event="{event_type}"]'))
         if online:
             wait_for(lambda: self.stored_count() > sent, 20, message=f"{event_type} on {place} stored")
+            last = self.db.scalar("SELECT type FROM events ORDER BY seq DESC LIMIT 1")
+            assert last == event_type, f"tapped {event_type} on {place}, the tablet recorded {last}"
         else:
             self.wait.until(lambda d: self.queued() > queued)
         self.touched.append((event_type, before, datetime.now(timezone.utc)))
@@ -366,7 +368,7 @@ def test_the_nine_standards_run_end_to_end_from_tablet_touches_alone(tablet, ser
     case = stored(db)[0]["case"]
     assert {e["case"] for e in stored(db)} == {case}
     wait_for(lambda: clocks_of(service, case) == {standard: "met" for standard in NINE}, 20,
-             message="all nine standards met")
+             message=f"all nine standards met (events {[(e['type'], e['attrs']) for e in stored(db)]})")
     tablet.wait.until(lambda d: tablet.case("T1") == "")  # payment_collected closed the visit
 
 
