@@ -31,6 +31,7 @@ BENCHMARKS = {
     "replay": ("bench.replay", "6. replay of the bank call-centre month"),
     "notify": ("bench.notify", "7. alert opening to webhook delivery, 500 alerts"),
     "verify": ("bench.verify", "8. audit verify (chain and figures) at 100,000 and 1,000,000 clocks"),
+    "tablet": ("bench.tablet", "9. the staff tablet's poll on a busy day"),
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import re
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
 from datetime import timedelta
@@ -63,11 +64,30 @@ class ConfigError(ValueError):
     """A configuration value that cannot be used; the message names the key."""
 
 
+#: a place id goes into case ids (``T1/2026-11-24T18:02:05``) and CSS selectors, so no ``/`` or quotes
+PLACE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+SITE_KEYS = {"id", "name", "timezone", "places", "close_on", "staff"}
+EVENT_TYPE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
+
+
+@dataclass(frozen=True)
+class Place:
+    """A table or counter the staff tablet shows (SPEC §8 ``sites[].places``)."""
+
+    id: str
+    name: str
+
+
 @dataclass(frozen=True)
 class Site:
     id: str
     name: str
     timezone: ZoneInfo
+    places: tuple[Place, ...] = ()
+    #: event types that free a place (its case ends there), SPEC §6.1
+    close_on: tuple[str, ...] = ()
+    #: names for the tablet's staff picker
+    staff: tuple[str, ...] = ()
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any], path: str = "") -> dict[str, Any]:
@@ -270,11 +290,21 @@ class Config:
 
     def _sites(self) -> dict[str, Site]:
         sites = {}
-        for n, entry in enumerate(self.values["sites"] or []):
-            if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str):
-                raise ConfigError(f"sites[{n}]: each site needs an id, got {entry!r}")
-            zone = _zone(entry.get("timezone", self.default_timezone.key), f"sites[{n}].timezone")
-            sites[entry["id"]] = Site(entry["id"], str(entry.get("name", entry["id"])), zone)
+        for number, entry in enumerate(self.values["sites"] or []):
+            if not isinstance(entry, Mapping):
+                raise ConfigError(f"sites[{number}] must be a mapping with an id, got {entry!r}")
+            try:
+                unknown = sorted(set(entry) - SITE_KEYS)
+                if unknown:
+                    raise ConfigError(f"unknown configuration key 'sites[{number}].{unknown[0]}'")
+                site_id = entry["id"]
+                sites[site_id] = Site(site_id, entry.get("name", site_id),
+                                      _zone(entry.get("timezone", self.default_timezone.key), f"sites[{number}].timezone"),
+                                      _places(entry.get("places") or [], f"sites[{number}].places"),
+                                      _names(entry.get("close_on") or [], f"sites[{number}].close_on", EVENT_TYPE),
+                                      _names(entry.get("staff") or [], f"sites[{number}].staff"))
+            except (KeyError, TypeError, AttributeError):
+                raise ConfigError(f"sites[{number}]: each site needs an id, got {entry!r}") from None
         return sites
 
     def site_timezone(self, site: str) -> ZoneInfo:
@@ -286,6 +316,37 @@ def _text(values: Mapping[str, Any], key: str) -> str:
     if not isinstance(values[key], str):
         raise ConfigError(f"{key}: must be text")
     return values[key]
+
+
+def _names(values: Any, key: str, pattern: re.Pattern | None = None) -> tuple[str, ...]:
+    if not isinstance(values, list):
+        raise ConfigError(f"{key} must be a list, got {values!r}")
+    for index, value in enumerate(values):
+        if not isinstance(value, str) or not value or (pattern and not pattern.fullmatch(value)):
+            rule = f"match {pattern.pattern}" if pattern else "be a non-empty text"
+            raise ConfigError(f"{key}[{index}] must {rule}, got {value!r}")
+    if len(set(values)) != len(values):
+        raise ConfigError(f"{key} names {sorted(v for v in set(values) if values.count(v) > 1)[0]!r} twice")
+    return tuple(values)
+
+
+def _places(values: Any, key: str) -> tuple[Place, ...]:
+    """``[T1, T2]`` or ``[{id: T1, name: "Table 1"}]``, each id once."""
+    if not isinstance(values, list):
+        raise ConfigError(f"{key} must be a list of place ids or {{id, name}} mappings, got {values!r}")
+    places = []
+    for index, value in enumerate(values):
+        entry = {"id": value} if isinstance(value, str) else value
+        if not isinstance(entry, Mapping) or set(entry) - {"id", "name"}:
+            raise ConfigError(f"{key}[{index}] must be a place id or a mapping with id and name, got {value!r}")
+        place_id, name = entry.get("id"), entry.get("name", entry.get("id"))
+        if not isinstance(place_id, str) or not PLACE_ID.fullmatch(place_id):
+            raise ConfigError(f"{key}[{index}].id must match {PLACE_ID.pattern}, got {place_id!r}")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{key}[{index}].name must be a non-empty text, got {name!r}")
+        places.append(Place(place_id, name))
+    _names([p.id for p in places], key)
+    return tuple(places)
 
 
 def _zone(name: Any, key: str) -> ZoneInfo:

@@ -54,17 +54,22 @@ def service(tmp_path, mosquitto):
     svc.stop()
 
 
-@pytest.fixture
-def browser(tmp_path):
+def chromium(profile: Path, window: str = "1920,1080") -> webdriver.Chrome:
+    """A headless Chromium with a profile of its own (its storage and service workers stay there)."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--window-size=1920,1080", f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+                 "--no-first-run", f"--window-size={window}", f"--user-data-dir={profile}"):
         options.add_argument(flag)
-    # The test answers the note prompt itself; nothing should dismiss it behind its back.
+    # A test answers a prompt itself; nothing should dismiss it behind its back.
     options.unhandled_prompt_behavior = "ignore"
-    driver = webdriver.Chrome(service=DriverService(executable_path=CHROMEDRIVER), options=options)
+    return webdriver.Chrome(service=DriverService(executable_path=CHROMEDRIVER), options=options)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    driver = chromium(tmp_path / "chromium-profile")
     yield driver
     driver.quit()
 

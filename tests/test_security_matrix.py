@@ -45,6 +45,7 @@ API = {
     "probes.healthz": ("GET", "/healthz", None, PUBLIC),
     "probes.metrics": ("GET", "/metrics", None, PUBLIC),
     "openapi.openapi_document": ("GET", "/api/v1/openapi.json", None, PUBLIC),
+    "pages.tablet_state": ("GET", "/tablet/state", None, ("device",)),
 }
 PAGES = {
     "pages.board": ("/", PEOPLE),
@@ -58,9 +59,11 @@ PAGES = {
     "pages.reports": ("/reports", ("auditor",)),
     "pages.audit": ("/audit", ("auditor",)),
     "pages.dead_letters": ("/dead-letters", ("operations",)),
+    "pages.tablet": ("/tablet", ("device",)),
 }
-#: routes that take no credential by design: the sign-in pages and static files
-NOT_IN_THE_MATRIX = {"static", "pages.static", "pages.login", "pages.logout"}
+#: routes that take no credential by design: the sign-in pages and static files (the tablet's
+#: service worker is one, served from the root only for its scope)
+NOT_IN_THE_MATRIX = {"static", "pages.static", "pages.login", "pages.logout", "pages.tablet_service_worker"}
 
 
 def may(role: str, roles) -> bool:

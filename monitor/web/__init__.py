@@ -14,4 +14,4 @@ pages = Blueprint("pages", __name__, template_folder="templates", static_folder=
                   static_url_path="/assets")
 
 
-from monitor.web import board, cases, layout, login, reports, standards  # noqa: E402,F401  (registers routes)
+from monitor.web import board, cases, layout, login, reports, standards, tablet  # noqa: E402,F401  (registers routes)

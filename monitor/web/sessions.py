@@ -79,8 +79,9 @@ class SessionStore:
                                        expires_at=now + self.lifetime)
         return sid
 
-    def load(self, sid: str, now: datetime | None = None) -> tuple[Identity, dict[str, Any]] | None:
-        """The identity as its binding stands now, and the session's data; None when ended."""
+    def load(self, sid: str, now: datetime | None = None) -> tuple[Identity, dict[str, Any], bool] | None:
+        """The identity as its binding stands now, the session's data, and whether its end was moved
+        out (then the cookie's must move too); None when ended."""
         now = now or datetime.now(timezone.utc)
         key = self._key(sid)
         with self.db.read_session() as session:
@@ -91,10 +92,11 @@ class SessionStore:
             data, expires_at = dict(row.data or {}), row.expires_at
         if identity is None:
             return None
-        if expires_at - now < self.lifetime - REFRESH_EVERY:
+        refreshed = expires_at - now < self.lifetime - REFRESH_EVERY
+        if refreshed:
             with self.db.session() as session:
                 repository.change_web_session(session, key, expires_at=now + self.lifetime)
-        return identity, data
+        return identity, data, refreshed
 
     def _bound(self, session, row) -> Identity | None:
         if row.user_id is not None:
@@ -128,6 +130,9 @@ class ServerSession(CallbackDict, SessionMixin):
         super().__init__(initial, on_update)
         self.sid, self.identity = sid, identity
         self.started = False
+        #: the row's end moved out: send the cookie again, or the browser would drop it a lifetime
+        #: after sign-in however much it was used (a staff tablet stays signed in for months)
+        self.refreshed = False
         self.modified = False
 
 
@@ -155,17 +160,16 @@ class ServerSessionInterface(SessionInterface):
         if sid and len(sid) < 100:
             found = app.extensions["smartmon.sessions"].load(sid)
             if found is not None:
-                return ServerSession(found[1], sid=sid, identity=found[0])
+                opened = ServerSession(found[1], sid=sid, identity=found[0])
+                opened.refreshed = found[2]
+                return opened
         return ServerSession()
 
     def save_session(self, app: Flask, session: ServerSession, response) -> None:
         sessions: SessionStore = app.extensions["smartmon.sessions"]
         name, domain, path = self.get_cookie_name(app), self.get_cookie_domain(app), self.get_cookie_path(app)
         if session.started:
-            response.set_cookie(name, session.sid, max_age=int(sessions.lifetime.total_seconds()), path=path,
-                                domain=domain, httponly=True, samesite=self.get_cookie_samesite(app),
-                                secure=bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure)
-            response.vary.add("Cookie")
+            self._set_cookie(app, session, response)
         elif session.sid and not session:  # cleared: signed out
             sessions.end(session.sid)
             response.delete_cookie(name, path=path, domain=domain)
@@ -173,6 +177,16 @@ class ServerSessionInterface(SessionInterface):
             sessions.update(session.sid, dict(session))
         elif not session.sid and name in request.cookies:  # ended elsewhere: let the browser forget it
             response.delete_cookie(name, path=path, domain=domain)
+        if session.refreshed and session and not session.started:
+            self._set_cookie(app, session, response)
+
+    def _set_cookie(self, app: Flask, session: ServerSession, response) -> None:
+        lifetime = app.extensions["smartmon.sessions"].lifetime
+        response.set_cookie(self.get_cookie_name(app), session.sid, max_age=int(lifetime.total_seconds()),
+                            path=self.get_cookie_path(app), domain=self.get_cookie_domain(app), httponly=True,
+                            samesite=self.get_cookie_samesite(app),
+                            secure=bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure)
+        response.vary.add("Cookie")
 
 
 def init_app(app: Flask, db: Database, config: Config, secret: str) -> None:
