@@ -57,7 +57,8 @@ PAGES = {
     "pages.dead_letters": ("/dead-letters", ("operations",)),
 }
 #: routes that take no credential by design: the sign-in pages and static files
-NOT_IN_THE_MATRIX = {"static", "pages.static", "pages.login", "pages.logout"}
+# the language switch is open to everyone, as the login form it is on (tests/test_i18n.py)
+NOT_IN_THE_MATRIX = {"static", "pages.static", "pages.login", "pages.logout", "pages.choose_language"}
 
 
 def may(role: str, roles) -> bool:

@@ -1,13 +1,16 @@
 """Plain words for the pages: times in the site's zone, durations as people say them, rules as sentences."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import Mapping
 from urllib.parse import quote
 
+from babel.dates import format_datetime, format_time
+from flask_babel import get_locale
 from werkzeug.routing import PathConverter
 
 from monitor.core.standards import Standard
+from monitor.i18n import duration_words
 
 #: Board order: what needs someone now comes first.
 KIND_RANK = {"escalation": 0, "breach": 1, "warning": 2}
@@ -42,28 +45,15 @@ def parse_time(value: str | datetime | None) -> datetime | None:
 
 
 def clock_time(value: str | datetime | None, zone: tzinfo) -> str:
-    """``18:02:15``: enough on a page about one visit."""
+    """``6:02:15 PM`` / ``18:02:15``: enough on a page about one visit, in the reader's language."""
     moment = parse_time(value)
-    return moment.astimezone(zone).strftime("%H:%M:%S") if moment else "—"
+    return format_time(moment, "medium", tzinfo=zone, locale=get_locale()) if moment else "—"
 
 
 def day_time(value: str | datetime | None, zone: tzinfo) -> str:
-    """``2026-11-24 18:02:15``."""
+    """``Nov 24, 2026, 6:02:15 PM`` / ``2026年11月24日 18:02:15``."""
     moment = parse_time(value)
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
-
-
-def duration_words(value: timedelta | float | int | None) -> str:
-    """``1 h 5 min``, ``2 min``, ``1 min 30 s``, ``0 s``."""
-    if value is None:
-        return "—"
-    seconds = int(round(value.total_seconds() if isinstance(value, timedelta) else value))
-    sign, seconds = ("−", -seconds) if seconds < 0 else ("", seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")) if n]
-    return sign + (" ".join(parts[:2]) if parts else "0 s")
+    return format_datetime(moment, "medium", tzinfo=zone, locale=get_locale()) if moment else "—"
 
 
 def percent(ratio: float | None) -> str:
