@@ -186,6 +186,7 @@ def smart(standard_id: str | None, days: int, as_json: bool) -> None:
     import json
     from datetime import datetime, timezone
 
+    from monitor.i18n import environment_tag, translator
     from monitor.review import default_window, smart_evaluation
     from monitor.runtime import Runtime
 
@@ -196,9 +197,10 @@ def smart(standard_id: str | None, days: int, as_json: bool) -> None:
     if chosen == [None]:
         raise click.ClickException(f"no standard {standard_id!r}; in force: {', '.join(s.id for s in current.standards)}")
     now = datetime.now(timezone.utc)
+    words = translator(environment_tag())
     with runtime.db.session() as session:
         for standard in chosen:
-            result = smart_evaluation(session, current, standard, default_window(now, days), now.date()).to_json()
+            result = smart_evaluation(session, current, standard, default_window(now, days), now.date()).to_json(words)
             if as_json:
                 click.echo(json.dumps(result, ensure_ascii=False))
                 continue

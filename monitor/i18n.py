@@ -69,7 +69,14 @@ def init_app(app: Flask, timezone: str) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     app.config["BABEL_DEFAULT_TIMEZONE"] = timezone
     Babel(app, locale_selector=lambda: LANGUAGES[request_tag()])
-    app.jinja_env.globals.update(html_lang=html_lang, duration_words=duration_words)
+    app.jinja_env.globals.update(html_lang=html_lang, status_word=status_word)
+
+
+def status_word(status: str) -> str:
+    """``pass``/``warn``/``fail``/``unknown`` as the reader says it (the CSS classes keep the keys)."""
+    from monitor.core.smart import STATUS_WORDS, Status
+
+    return current_translator()(STATUS_WORDS[Status(status)])
 
 
 def check_language(value: str) -> str:

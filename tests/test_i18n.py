@@ -3,6 +3,9 @@ language picked by ?lang=, then the user's saved choice, then Accept-Language.""
 from __future__ import annotations
 
 import gettext
+import io
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +13,8 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from monitor import i18n
+from monitor import i18n, lint
+from monitor.core.smart import evaluate
 from tests.test_web import page, people, sign_in  # noqa: F401  (people is a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,3 +90,74 @@ def test_the_menu_switch_is_saved_on_the_user_and_outranks_the_browser(client, p
     assert _menu(client.get("/standards", headers={"Accept-Language": "en"}))[0] == "zh-CN"
     client.post("/language", data={"lang": "en", "return_to": "/standards"})
     assert _menu(client.get("/standards", headers={"Accept-Language": "zh-CN"}))[0] == "en"
+
+
+# -- findings and lint messages: message ids with parameters --------------------------------------
+def _numbers(text: str) -> list[str]:
+    return sorted(re.findall(r"\d+(?:\.\d+)?", text))
+
+
+def test_smart_findings_and_suggestions_say_the_same_numbers_in_both_languages():
+    from tests.test_smart import CATALOGUE, GREET, TODAY, WINDOW, observed
+
+    durations = [60] * 5 + [300] * 10 + [335] * 5
+    evaluation = evaluate(GREET, CATALOGUE, TODAY, observed(met=5, missed=15, breached=0, durations_s=durations), WINDOW)
+    english, chinese = evaluation.to_json(i18n.translator("en")), evaluation.to_json(i18n.translator("zh-CN"))
+    pairs = [(e, c) for name in english["criteria"]
+             for e, c in zip(english["criteria"][name]["findings"], chinese["criteria"][name]["findings"], strict=True)]
+    pairs += list(zip(english["suggestions"], chinese["suggestions"], strict=True))
+    assert len(pairs) > 10
+    for en, zh in pairs:
+        assert en != zh and re.search(r"[\u4e00-\u9fff]", zh), (en, zh)
+        assert _numbers(en) == _numbers(zh), (en, zh)
+    assert "20 个计时中达标 25%（达标 5 个，超时完成 15 个，超时未完成 0 个），低于每周 90% 的目标。" in \
+        chinese["criteria"]["achievable"]["findings"]
+    assert "Met 25% of 20 clocks (5 met, 15 missed, 0 breached), below the goal of 90% per week." in \
+        english["criteria"]["achievable"]["findings"]
+
+
+def test_the_smart_api_answers_in_the_language_asked_for(client, admin):
+    url = "/api/v1/standards/greet/smart"
+    chinese = client.get(url, headers={**admin, "Accept-Language": "zh-CN"}).json
+    english = client.get(url + "?lang=en", headers={**admin, "Accept-Language": "zh-CN"}).json
+    assert list(chinese["criteria"]) == list(english["criteria"])  # keys stay as the SPEC names them
+    assert chinese["criteria"]["measurable"]["findings"][0].startswith("时限是明确的数字")
+    assert english["criteria"]["measurable"]["findings"][0].startswith("The target is numeric")
+
+
+LINT_FILE = """events:
+  seated: Guests sit down
+  greeted: A server speaks to the table
+standards:
+  - id: greet
+    name: Greet seated guests
+    description: A server speaks to every newly seated table within 2 minutes.
+    start: seated
+    stop: greeted
+    within: 2m
+    colour: blue
+    goal: {ratio: 0.95, per: week}
+"""
+
+
+@pytest.mark.parametrize("language, expected", [
+    ("en", "standards[0]: unknown key 'colour'"), ("zh-CN", "standards[0]：未知的键 'colour'")])
+def test_a_lint_error_keeps_its_file_line_column_prefix_in_both_languages(tmp_path, language, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(LINT_FILE)
+    out = io.StringIO()
+    assert lint.main([str(path)], out=out, language=language) == 1
+    first, summary = out.getvalue().splitlines()
+    assert first == f"{path}:11:5: {expected}"
+    assert summary == {"en": "1 problem(s): the standards were not loaded.", "zh-CN": "1 个问题：标准未加载。"}[language]
+
+
+def test_lint_follows_lang_on_the_command_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(LINT_FILE.replace("    colour: blue\n", "").replace("stop: greeted", "stop: greeting_done"))
+    env = {**os.environ, "LC_ALL": "", "LANG": "zh_CN.UTF-8"}
+    done = subprocess.run([sys.executable, "-m", "monitor", "lint", str(path)], capture_output=True, text=True,
+                          env=env, cwd=ROOT)
+    assert done.returncode == 1, done.stderr
+    assert "    具体 不合格: 停止事件类型“greeting_done”未在任何事件目录中声明。" in done.stdout
+    assert "1 条不合格" in done.stdout

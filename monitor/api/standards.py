@@ -11,6 +11,7 @@ from monitor.core.smart import static_findings, static_grade
 from monitor.core.standards import StandardSet
 from monitor.review import backtest, default_window, smart_evaluation
 from monitor.errors import ApiError
+from monitor.i18n import current_translator
 from monitor.loader import StandardsError
 from monitor.registry import VersionConflict
 from monitor.store import repository
@@ -52,7 +53,7 @@ def standard_smart(standard_id: str):
     now = datetime.now(timezone.utc)
     with rt.db.read_session() as session:
         result = smart_evaluation(session, rt.registry.current, standard, default_window(now, days), now.date())
-    return jsonify(result.to_json())
+    return jsonify(result.to_json(current_translator()))
 
 
 @api.post("/standards/backtest")
@@ -80,7 +81,8 @@ def _yaml_body() -> str:
 
 
 def _problems(name: str, exc: StandardsError) -> ApiError:
-    details = [{"file": p.file, "line": p.line, "column": p.column, "message": p.message} for p in exc.problems]
+    words = current_translator()
+    details = [{"file": p.file, "line": p.line, "column": p.column, "message": words(p.words)} for p in exc.problems]
     return ApiError(422, "invalid_standards", f"{name} was refused; nothing changed", details)
 
 

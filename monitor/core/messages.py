@@ -15,9 +15,12 @@ class Message:
     id: str
     params: dict[str, Any] = field(default_factory=dict)
 
+    def __hash__(self) -> int:  # so equal suggestions collapse (dict.fromkeys); params are plain values
+        return hash((self.id, tuple(sorted(self.params.items()))))
+
     def __str__(self) -> str:
         return self.id.format(**{k: str(v) for k, v in self.params.items()})
 
 
-def msg(text: str, **params: Any) -> Message:
+def msg(text: str, /, **params: Any) -> Message:
     return Message(text, params)

@@ -6,10 +6,12 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from flask import render_template
+from flask_babel import gettext
 
 from monitor.api import runtime
 from monitor.api.standards import FILE_NAME
 from monitor.core.standards import Standard
+from monitor.i18n import current_translator
 from monitor.store import repository
 from monitor.serializers import iso
 from monitor.web import pages
@@ -18,8 +20,10 @@ from monitor.web.security import PEOPLE, page
 
 log = logging.getLogger(__name__)
 
-CRITERIA_LABELS = {"specific": "Specific", "measurable": "Measurable", "achievable": "Achievable",
-                   "relevant": "Relevant", "time_bound": "Time-bound"}
+def criteria_labels() -> dict[str, str]:
+    """The criteria's names in the page's language (plain strings: the page also hands them to smart.js)."""
+    return {"specific": gettext("Specific"), "measurable": gettext("Measurable"), "achievable": gettext("Achievable"),
+            "relevant": gettext("Relevant"), "time_bound": gettext("Time-bound")}
 EDITOR_VERSIONS = 10
 
 
@@ -31,12 +35,12 @@ def static_card(standard: Standard, catalogue: Mapping[str, str]) -> dict[str, A
     try:
         from monitor.core import smart
 
+        words = current_translator()
         criteria = smart.static_findings(standard, catalogue, datetime.now(timezone.utc).date())
         suggestions = list(dict.fromkeys(s for c in criteria.values() for s in c.suggestions))
         return {"grade": str(smart.static_grade(criteria)),
-                "criteria": {name: {"status": str(c.status), "findings": list(c.findings)}
-                             for name, c in criteria.items()},
-                "suggestions": suggestions}
+                "criteria": {name: c.to_json(words) for name, c in criteria.items()},
+                "suggestions": [words(s) for s in suggestions]}
     except Exception:  # noqa: BLE001 - a page shows the rule even when the SMART check breaks
         log.exception("static SMART evaluation of %s failed", standard.id)
         return None
@@ -61,7 +65,7 @@ def standards():
     in_force = runtime().registry.current
     catalogue = in_force.catalogue
     cards = [(s, static_card(s, catalogue)) for s in in_force.standards]
-    return render_template("pages/standards.html", cards=cards, files=_files(), labels=CRITERIA_LABELS)
+    return render_template("pages/standards.html", cards=cards, files=_files(), labels=criteria_labels())
 
 
 @pages.get("/standards/<standard_id>")
@@ -74,7 +78,7 @@ def standard(standard_id: str):
                                message=f"No standard with id “{standard_id}” is in force."), 404
     catalogue = in_force.catalogue
     return render_template("pages/standard.html", s=found, rule=rule_in_words(found, catalogue),
-                           card=static_card(found, catalogue), labels=CRITERIA_LABELS)
+                           card=static_card(found, catalogue), labels=criteria_labels())
 
 
 @pages.get("/standards/files/<name>/edit")
