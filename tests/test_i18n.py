@@ -161,3 +161,91 @@ def test_lint_follows_lang_on_the_command_line(tmp_path):
     assert done.returncode == 1, done.stderr
     assert "    具体 不合格: 停止事件类型“greeting_done”未在任何事件目录中声明。" in done.stdout
     assert "1 条不合格" in done.stdout
+
+
+# -- exports in the report's language --------------------------------------------------------------
+def _chinese_report():
+    from monitor.core.standards import StandardSet  # noqa: F401  (the zh files load as the service does)
+    from monitor.loader import load_directory
+    from monitor.reports.document import ComplianceReport, Counts, Durations, Period, Row, Site, StandardReport
+
+    greet = next(s for s in load_directory(ROOT / "standards" / "zh").standards if s.id == "greet-seated-guests")
+    counts = Counts(met=5, missed=2, breached=1)
+    total = Row({}, counts, Durations(mean_s=70.0, p50_s=60.0, p90_s=150.0, p95_s=150.0, max_s=150.0), False)
+    entry = StandardReport(standard=greet.id, versions=(1,), goal_ratio=greet.goal.ratio, rows=(total,),
+                           name=greet.name, file="restaurant.yaml", version_in_force=1, goal_per=greet.goal.per,
+                           total=total, periods=(Period("2026-W48", counts, False),),
+                           daily=(Period("2026-11-24", counts, False),))
+    return greet, ComplianceReport(start="2026-11-24", end="2026-12-01", chain_head="ab" * 32, standards=(entry,),
+                                   group_by=(), sites=(Site("bj-01", "北京饭店 · 中餐厅", "Asia/Shanghai"),),
+                                   generated_at="2026-12-01T00:00:00Z")
+
+
+def _embedded_fonts(reader) -> dict[str, bool]:
+    """Every font the pages use → whether its program is embedded (FontFile, FontFile2 or FontFile3)."""
+    found = {}
+    for pdf_page in reader.pages:
+        for font in pdf_page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            descriptor = font.get("/FontDescriptor")
+            if descriptor is None and "/DescendantFonts" in font:
+                descriptor = font["/DescendantFonts"][0].get_object().get("/FontDescriptor")
+            descriptor = descriptor.get_object() if descriptor is not None else {}
+            found[str(font["/BaseFont"])] = any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))
+    return found
+
+
+def test_a_chinese_pdf_gives_its_words_back_from_the_text_layer_with_an_embedded_cjk_font():
+    from pypdf import PdfReader
+
+    from monitor.reports.pdf import to_pdf
+
+    greet, document = _chinese_report()
+    reader = PdfReader(io.BytesIO(to_pdf(document, "zh-CN")))
+    title, section = reader.pages[0].extract_text(), reader.pages[1].extract_text()
+    assert greet.name in title and "服务标准达标报表" in title and "现行服务标准版本" in title
+    assert "北京饭店 · 中餐厅" in title and "口径说明" not in title  # definitions are words, not a heading
+    assert "达标率=达标/(达标+超时完成+超时未完成)" in re.sub(r"\s", "", title)  # across a line break
+    assert f"{greet.id} — {greet.name}" in section and "每日达标率（网点本地日期）" in section
+    flat = re.sub(r"\s", "", section)  # narrow cells wrap their headings
+    assert all(h in flat for h in ("达标", "超时完成", "超时未完成", "平均（秒）", "是否达成目标", "按周考核")), section
+    fonts = _embedded_fonts(reader)
+    cjk = [name for name in fonts if "WenQuanYi" in name]
+    assert cjk and all(fonts[name] for name in cjk), fonts
+    assert reader.metadata.title == "达标报表 2026-11-24 至 2026-12-01"
+
+
+def test_an_english_pdf_of_the_same_report_has_english_words_and_the_chinese_name():
+    from pypdf import PdfReader
+
+    from monitor.reports.pdf import to_pdf
+
+    greet, document = _chinese_report()
+    reader = PdfReader(io.BytesIO(to_pdf(document, "en")))
+    title = reader.pages[0].extract_text()
+    assert "Service-standard compliance report" in title and greet.name in title
+    assert not re.search(r"[\u4e00-\u9fff]", title.replace(greet.name, "").replace("北京饭店 · 中餐厅", ""))
+
+
+def test_xlsx_and_csv_headings_follow_the_reports_lang(client, admin):
+    import csv
+
+    import openpyxl
+
+    url = "/api/v1/reports/compliance?from=2026-11-24&to=2026-11-26&standard=greet&group_by=site"
+    book = openpyxl.load_workbook(io.BytesIO(client.get(url + "&format=xlsx&lang=zh-CN", headers=admin).data))
+    assert book.sheetnames == ["汇总", "greet"]
+    assert book["汇总"]["A1"].value == "服务标准达标报表"
+    headings = [c.value for c in next(r for r in book["greet"].iter_rows() if r[0].value == "网点")]
+    assert headings[:4] == ["网点", "达标", "超时完成", "超时未完成"] and "达标率" in headings
+    english = openpyxl.load_workbook(io.BytesIO(client.get(url + "&format=xlsx", headers={
+        **admin, "Accept-Language": "zh-CN"}).data))
+    assert english.sheetnames == ["汇总", "greet"]  # no ?lang=: the browser's language
+    english = openpyxl.load_workbook(io.BytesIO(client.get(url + "&format=xlsx&lang=en", headers=admin).data))
+    assert english.sheetnames == ["Summary", "greet"]
+    chinese_csv = client.get(url + "&format=csv&lang=zh-CN", headers=admin).data.decode()
+    assert next(csv.reader(io.StringIO(chinese_csv)))[:5] == ["标准编号", "计时所用版本", "目标达标率", "网点", "达标"]
+    english_csv = client.get(url + "&format=csv&lang=en", headers=admin).data.decode()
+    assert english_csv.startswith("standard,versions,goal_ratio,site,met")
+    bad = client.get(url + "&format=csv&lang=fr", headers=admin)
+    assert bad.status_code == 400 and bad.json["error"]["details"] == {"parameter": "lang"}

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from flask import render_template, request
 
 from monitor.api import runtime
+from monitor.i18n import request_tag
 from monitor.reports.formats import FORMATS
 from monitor.reports.groups import GROUP_KEYS
 from monitor.store import repository
@@ -45,8 +46,9 @@ def reports():
         if request.args.get(name):
             query[name] = request.args[name]
     base = "/api/v1/reports/compliance?"
-    downloads = [(fmt.label, base + urlencode({**query, "format": fmt.name})) for fmt in FORMATS.values()
-                 if not fmt.inline]
+    # the files are in the page's language (SPEC §6.1: a report's ?lang= sets its export's language)
+    downloads = [(fmt.label, base + urlencode({**query, "format": fmt.name, "lang": request_tag()}))
+                 for fmt in FORMATS.values() if not fmt.inline]
     groupings = {"": "standard only", **{key: key for key in GROUP_KEYS}}
     standards = [(s.id, s.name) for s in runtime().registry.current.standards]
     sites = list(runtime().config.sites)
