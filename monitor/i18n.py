@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import gettext
 import os
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable, Mapping
 
 from babel import Locale
-from babel.dates import format_timedelta
+from babel.dates import format_date, format_timedelta
 from babel.support import Translations
 from flask import Flask, g, request
 from flask_babel import Babel, get_locale
 
-from monitor.core.messages import Message
+from monitor.core.messages import Message, msg
 
 TRANSLATIONS = Path(__file__).with_name("translations")
 #: web tag → Babel locale name
@@ -69,7 +69,32 @@ def init_app(app: Flask, timezone: str) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     app.config["BABEL_DEFAULT_TIMEZONE"] = timezone
     Babel(app, locale_selector=lambda: LANGUAGES[request_tag()])
-    app.jinja_env.globals.update(html_lang=html_lang, status_word=status_word)
+    app.jinja_env.globals.update(html_lang=html_lang, status_word=status_word, period_word=period_word,
+                                 state_word=state_word)
+    app.jinja_env.filters["long_date"] = long_date
+
+
+def long_date(value: date) -> str:
+    """``December 1, 2026`` / ``2026年12月1日``."""
+    return format_date(value, "long", locale=get_locale())
+
+
+#: Clock states, alert kinds and states, notification states: the keys stay in data attributes and CSS.
+STATE_WORDS = {m.id: m for m in (
+    msg("running"), msg("paused"), msg("met"), msg("missed"), msg("breached"), msg("cancelled"), msg("warning"),
+    msg("breach"), msg("escalation"), msg("open"), msg("acknowledged"), msg("resolved"), msg("retracted"),
+    msg("pending"), msg("delivered"), msg("failed"), msg("stopped"))}
+
+
+def state_word(key: str | None) -> str:
+    return current_translator()(STATE_WORDS[key]) if key in STATE_WORDS else (key or "")
+
+
+def period_word(per: str) -> str:
+    """A goal period (``day``, ``week``, ``month``) as the reader says it."""
+    from monitor.core.smart import PERIOD_WORDS
+
+    return current_translator()(PERIOD_WORDS[per]) if per in PERIOD_WORDS else per
 
 
 def status_word(status: str) -> str:

@@ -53,7 +53,7 @@ _VAGUE_ZH = re.compile("|".join(re.escape(w) for w in VAGUE_WORDS_ZH))
 #: Words that go into findings as parameters, translated with them.
 _ROLE_WORDS = {"start": msg("start"), "unless": msg("unless"), "stop": msg("stop"), "cancel_on": msg("cancel_on"),
                "pause_on": msg("pause_on"), "resume_on": msg("resume_on")}
-_PERIOD_WORDS = {"day": msg("day"), "week": msg("week"), "month": msg("month")}
+PERIOD_WORDS = {"day": msg("day"), "week": msg("week"), "month": msg("month")}
 #: The names of the criteria and statuses as people read them (the JSON keeps the keys).
 CRITERION_WORDS = {"specific": msg("specific"), "measurable": msg("measurable"), "achievable": msg("achievable"),
                    "relevant": msg("relevant"), "time_bound": msg("time_bound")}
@@ -293,7 +293,7 @@ def _measurable_static(standard: Standard) -> Criterion:
                     msg("give within: a duration such as 2m"))
         return result
     result.note(msg("The target is numeric: {target}, with a goal of {goal} met per {per}.",
-                    target=_target_text(standard), goal=_pct(standard.goal.ratio), per=_PERIOD_WORDS[standard.goal.per]))
+                    target=_target_text(standard), goal=_pct(standard.goal.ratio), per=PERIOD_WORDS[standard.goal.per]))
     if standard.within is None:
         result.note(msg("A start event without '{attr}' gets no deadline at all.", attr=standard.deadline_attr),
                     Status.WARN, msg("add within: as the target for cases that carry no deadline"))
@@ -342,7 +342,7 @@ def _time_bound(standard: Standard, today: date) -> Criterion:
         result.note(msg("There is no time limit."), Status.FAIL)
     else:
         result.note(msg("The time limit is {target}; the goal is judged per {per}.", target=_target_text(standard),
-                        per=_PERIOD_WORDS[standard.goal.per]))
+                        per=PERIOD_WORDS[standard.goal.per]))
     if standard.effective and standard.effective > today:
         result.note(msg("It takes effect on {date}.", date=standard.effective.isoformat()))
     if standard.review_by is None:
@@ -463,7 +463,7 @@ def _achievable_data(result: Criterion, standard: Standard, seen: Observations) 
     else:
         ratio = seen.met / seen.judged
         numbers = {"share": _pct(ratio), "judged": seen.judged, "met": seen.met, "missed": seen.missed,
-                   "breached": seen.breached, "goal": _pct(goal.ratio), "per": _PERIOD_WORDS[goal.per]}
+                   "breached": seen.breached, "goal": _pct(goal.ratio), "per": PERIOD_WORDS[goal.per]}
         if ratio < goal.ratio:
             result.note(msg("Met {share} of {judged} clocks ({met} met, {missed} missed, {breached} breached), "
                             "below the goal of {goal} per {per}.", **numbers), Status.FAIL, _retarget(standard, target))

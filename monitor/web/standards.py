@@ -11,7 +11,7 @@ from flask_babel import gettext
 from monitor.api import runtime
 from monitor.api.standards import FILE_NAME
 from monitor.core.standards import Standard
-from monitor.i18n import current_translator
+from monitor.i18n import current_translator, status_word
 from monitor.store import repository
 from monitor.serializers import iso
 from monitor.web import pages
@@ -74,19 +74,31 @@ def standard(standard_id: str):
     in_force = runtime().registry.current
     found = in_force.get(standard_id)
     if found is None:
-        return render_template("pages/error.html", status=404, title="No such standard",
-                               message=f"No standard with id “{standard_id}” is in force."), 404
+        return render_template("pages/error.html", status=404, title=gettext("No such standard"),
+                               message=gettext("No standard with id “%(id)s” is in force.", id=standard_id)), 404
     catalogue = in_force.catalogue
     return render_template("pages/standard.html", s=found, rule=rule_in_words(found, catalogue),
-                           card=static_card(found, catalogue), labels=criteria_labels())
+                           card=static_card(found, catalogue), labels=criteria_labels(), smart_words=smart_words())
+
+
+def smart_words() -> dict[str, Any]:
+    """What smart.js writes on the card, in the page's language (the findings come translated from the API)."""
+    return {"observed_ratio": gettext("observed share met: %(value)s", value="{}"),
+            "sustainable_target_s": gettext("target the floor sustains at the goal: %(value)s s", value="{}"),
+            "coverage": gettext("coverage: %(value)s", value="{}"),
+            "suggestions": gettext("Suggestions"),
+            "source": gettext("From the YAML and the stored events of %(start)s to %(end)s; overall grade: %(grade)s.",
+                              start="{start}", end="{end}", grade="{grade}"),
+            "unavailable": gettext("From the YAML alone: the data evaluation is not available right now."),
+            "statuses": {status: status_word(status) for status in ("pass", "warn", "fail", "unknown")}}
 
 
 @pages.get("/standards/files/<name>/edit")
 @page("operations")
 def edit_file(name: str):
     if not FILE_NAME.fullmatch(name):
-        return render_template("pages/error.html", status=404, title="No such file",
-                               message="A standards file name looks like restaurant.yaml."), 404
+        return render_template("pages/error.html", status=404, title=gettext("No such file"),
+                               message=gettext("A standards file name looks like restaurant.yaml.")), 404
     with runtime().db.read_session() as session:
         versions = repository.versions_page(session, name, EDITOR_VERSIONS)[:EDITOR_VERSIONS]
     current = versions[0] if versions else None
