@@ -54,7 +54,12 @@ def _saved_choice() -> str | None:
     from monitor.api import current_identity, runtime
     from monitor.store import repository
 
-    identity = current_identity()
+    from monitor.errors import ApiError
+
+    try:
+        identity = current_identity()
+    except ApiError:  # wording the refusal of this very identity (a cross-site post): no saved choice
+        identity = None
     if identity is None or identity.user_id is None:
         return parse_tag(session.get("language"))
     with runtime().db.read_session() as db_session:

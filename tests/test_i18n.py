@@ -249,3 +249,33 @@ def test_xlsx_and_csv_headings_follow_the_reports_lang(client, admin):
     assert english_csv.startswith("standard,versions,goal_ratio,site,met")
     bad = client.get(url + "&format=csv&lang=fr", headers=admin)
     assert bad.status_code == 400 and bad.json["error"]["details"] == {"parameter": "lang"}
+
+
+# -- API errors and the CLI ------------------------------------------------------------------------
+def test_api_errors_follow_lang_then_accept_language_and_keep_their_codes(client, admin):
+    chinese = client.get("/api/v1/alerts?limit=0", headers={**admin, "Accept-Language": "zh-CN"})
+    english = client.get("/api/v1/alerts?limit=0&lang=en", headers={**admin, "Accept-Language": "zh-CN"})
+    assert chinese.status_code == english.status_code == 400
+    assert chinese.json["error"]["code"] == english.json["error"]["code"] == "bad_request"
+    assert chinese.json["error"]["message"] == "limit 必须在 1 到 10000 之间"
+    assert english.json["error"]["message"] == "limit must be between 1 and 10000"
+    assert client.get("/api/v1/alerts", headers={"Accept-Language": "zh-CN"}).json["error"]["message"] == \
+        "请发送 'Authorization: Bearer <token>' 或先登录"
+
+
+@pytest.mark.parametrize("lang, expected", [("zh_CN.UTF-8", "数据库已是最新结构"), ("en_US.UTF-8", "database is at the newest schema")])
+def test_cli_messages_follow_lang(tmp_path, lang, expected):
+    from click.testing import CliRunner
+
+    from monitor.cli import main
+
+    url = f"sqlite:///{tmp_path}/cli.db"
+    done = CliRunner().invoke(main, ["db", "upgrade"], env={"MONITOR_DATABASE_URL": url, "LC_ALL": "", "LANG": lang})
+    assert done.exit_code == 0, done.output
+    assert done.stdout.strip() == expected
+    created = CliRunner().invoke(main, ["user", "create", "mei", "--role", "manager", "--password-stdin"],
+                                 input="correct-horse-9\n",
+                                 env={"MONITOR_DATABASE_URL": url, "LC_ALL": lang})
+    assert created.exit_code == 0, created.output
+    assert created.stdout.strip().splitlines()[-1] == {"zh_CN.UTF-8": "用户 mei（manager）已创建",
+                                                       "en_US.UTF-8": "user mei (manager) created"}[lang]

@@ -19,8 +19,9 @@ def compliance_report():
     rt = runtime()
     unknown = [name for name in request.args if name not in PARAMETERS]
     if unknown:
-        raise ApiError(400, "bad_request", f"unknown parameter {unknown[0]!r}; this report takes "
-                                           f"{', '.join(PARAMETERS)}", {"parameter": unknown[0]})
+        raise ApiError(400, "bad_request", msg("unknown parameter {name}; this report takes {names}",
+                                               name=repr(unknown[0]), names=", ".join(PARAMETERS)),
+                       {"parameter": unknown[0]})
     if "lang" in request.args and parse_tag(request.args["lang"]) is None:
         raise ApiError(400, "bad_request", msg("lang must be one of {choices}", choices=", ".join(LANGUAGES)),
                        {"parameter": "lang"})
