@@ -6,6 +6,7 @@ from typing import Mapping
 from urllib.parse import quote
 
 from babel.dates import format_datetime, format_time
+from babel.numbers import format_percent
 from flask_babel import get_locale, gettext
 from werkzeug.routing import PathConverter
 
@@ -57,10 +58,8 @@ def day_time(value: str | datetime | None, zone: tzinfo) -> str:
 
 
 def percent(ratio: float | None) -> str:
-    if ratio is None:
-        return "—"
-    text = f"{ratio * 100:.1f}".rstrip("0").rstrip(".")
-    return f"{text} %"
+    """``95%``, ``92.5%`` in the page's locale."""
+    return "—" if ratio is None else format_percent(ratio, "#,##0.#%", locale=get_locale())
 
 
 def _event(name: str, catalogue: Mapping[str, str]) -> str:
