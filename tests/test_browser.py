@@ -36,31 +36,43 @@ MANAGER, OPERATIONS, PASSWORD = "mei", "olga", "correct-horse-9"
 SCREENSHOTS = os.environ.get("SMARTMON_SCREENSHOTS")
 
 
+def create_login(svc: Service, name: str, role: str) -> None:
+    """A login made the way an operator makes one."""
+    created = subprocess.run([sys.executable, "-m", "monitor", "user", "create", name, "--role", role,
+                              "--password-stdin"], input=PASSWORD + "\n", text=True, capture_output=True,
+                             cwd=ROOT, env=svc.env, timeout=60)
+    assert created.returncode == 0, created.stderr
+
+
 @pytest.fixture
 def service(tmp_path, mosquitto):
     svc = Service(tmp_path, mosquitto.url, client_id=f"browser-{uuid.uuid4().hex[:6]}")
-    # Logins made the way an operator makes them.
     for name, role in ((MANAGER, "manager"), (OPERATIONS, "operations")):
-        created = subprocess.run([sys.executable, "-m", "monitor", "user", "create", name, "--role", role,
-                                  "--password-stdin"], input=PASSWORD + "\n", text=True, capture_output=True,
-                                 cwd=ROOT, env=svc.env, timeout=60)
-        assert created.returncode == 0, created.stderr
+        create_login(svc, name, role)
     svc.start()
     yield svc
     svc.stop()
 
 
-@pytest.fixture
-def browser(tmp_path):
+def chromium(tmp_path: Path, languages: str | None = None) -> webdriver.Chrome:
+    """Headless Chromium with a profile of its own; ``languages`` sets its Accept-Language (``zh-CN,zh``)."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--no-first-run", "--window-size=1920,1080", f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(flag)
+    if languages:
+        options.add_argument(f"--lang={languages.split(',')[0]}")
+        options.add_experimental_option("prefs", {"intl.accept_languages": languages})
     # The test answers the note prompt itself; nothing should dismiss it behind its back.
     options.unhandled_prompt_behavior = "ignore"
-    driver = webdriver.Chrome(service=DriverService(executable_path=CHROMEDRIVER), options=options)
+    return webdriver.Chrome(service=DriverService(executable_path=CHROMEDRIVER), options=options)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    driver = chromium(tmp_path)
     yield driver
     driver.quit()
 

@@ -4,17 +4,14 @@ and ?lang=en turns the same browser's pages English. Same Chromium and harness a
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import uuid
 
 import pytest
 
 from tests.harness.service import ROOT, Service
-from tests.test_browser import CHROMEDRIVER, CHROMIUM, PASSWORD
+from tests.test_browser import PASSWORD, chromium, create_login
 
-from selenium import webdriver  # noqa: E402  (after test_browser's check for the browser)
-from selenium.webdriver.chrome.service import Service as DriverService  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402  (after the browser check)
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -28,10 +25,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 def service(tmp_path, mosquitto):
     svc = Service(tmp_path, mosquitto.url, client_id=f"browser-zh-{uuid.uuid4().hex[:6]}",
                   standards=ROOT / "standards" / "zh")
-    created = subprocess.run([sys.executable, "-m", "monitor", "user", "create", AUDITOR, "--role", "admin",
-                              "--password-stdin"], input=PASSWORD + "\n", text=True, capture_output=True,
-                             cwd=ROOT, env=svc.env, timeout=60)
-    assert created.returncode == 0, created.stderr
+    create_login(svc, AUDITOR, "admin")
     svc.start()
     yield svc
     svc.stop()
@@ -40,21 +34,14 @@ def service(tmp_path, mosquitto):
 @pytest.fixture
 def browser(tmp_path):
     """Chromium whose Accept-Language is zh-CN, as a Chinese floor manager's."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--window-size=1920,1080", "--lang=zh-CN", "--accept-lang=zh-CN,zh",
-                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
-    driver = webdriver.Chrome(service=DriverService(executable_path=CHROMEDRIVER), options=options)
+    driver = chromium(tmp_path, "zh-CN,zh")
     yield driver
     driver.quit()
 
 
 def _sign_in(browser, service) -> WebDriverWait:
-    wait = WebDriverWait(browser, 20)
+    # a condition read while the page navigates may hold a stale element: it is asked again
+    wait = WebDriverWait(browser, 20, ignored_exceptions=(StaleElementReferenceException,))
     browser.get(f"{service.url}/standards")
     wait.until(EC.url_contains("/login"))
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
@@ -111,7 +98,10 @@ def test_lang_en_turns_the_same_browsers_pages_english(service, browser):
     assert "The rule in plain words" in words
 
     # The menu's switch saves the choice on the user: later pages follow it without ?lang=.
-    browser.find_element(By.CSS_SELECTOR, 'form.language button[value="en"]').click()
-    wait.until(lambda driver: driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en")
     browser.get(f"{service.url}/standards")
-    assert browser.find_element(By.TAG_NAME, "h1").text == "Standards in force"
+    assert browser.find_element(By.TAG_NAME, "h1").text == "现行服务标准"
+    browser.find_element(By.CSS_SELECTOR, 'form.language button[value="en"]').click()
+    wait.until(lambda driver: driver.find_element(By.TAG_NAME, "h1").text == "Standards in force")
+    browser.get(f"{service.url}/standards/greet-seated-guests")
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    assert browser.find_element(By.CSS_SELECTOR, "h2").text == "The rule in plain words"

@@ -15,6 +15,7 @@ from babel.messages.pofile import read_po
 
 from monitor import i18n, lint
 from monitor.core.smart import evaluate
+from tests.test_lint import CLEAN
 from tests.test_web import page, people, sign_in  # noqa: F401  (people is a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,19 +126,8 @@ def test_the_smart_api_answers_in_the_language_asked_for(client, admin):
     assert english["criteria"]["measurable"]["findings"][0].startswith("The target is numeric")
 
 
-LINT_FILE = """events:
-  seated: Guests sit down
-  greeted: A server speaks to the table
-standards:
-  - id: greet
-    name: Greet seated guests
-    description: A server speaks to every newly seated table within 2 minutes.
-    start: seated
-    stop: greeted
-    within: 2m
-    colour: blue
-    goal: {ratio: 0.95, per: week}
-"""
+# the lint tests' clean file with one unknown key: line 12, column 5
+LINT_FILE = CLEAN.replace("    stop: greeted\n", "    stop: greeted\n    colour: blue\n")
 
 
 @pytest.mark.parametrize("language, expected", [
@@ -148,13 +138,13 @@ def test_a_lint_error_keeps_its_file_line_column_prefix_in_both_languages(tmp_pa
     out = io.StringIO()
     assert lint.main([str(path)], out=out, language=language) == 1
     first, summary = out.getvalue().splitlines()
-    assert first == f"{path}:11:5: {expected}"
+    assert first == f"{path}:12:5: {expected}"
     assert summary == {"en": "1 problem(s): the standards were not loaded.", "zh-CN": "1 个问题：标准未加载。"}[language]
 
 
 def test_lint_follows_lang_on_the_command_line(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text(LINT_FILE.replace("    colour: blue\n", "").replace("stop: greeted", "stop: greeting_done"))
+    path.write_text(CLEAN.replace("stop: greeted", "stop: greeting_done"))
     env = {**os.environ, "LC_ALL": "", "LANG": "zh_CN.UTF-8"}
     done = subprocess.run([sys.executable, "-m", "monitor", "lint", str(path)], capture_output=True, text=True,
                           env=env, cwd=ROOT)
