@@ -66,15 +66,11 @@ def _saved_choice() -> str | None:
         return parse_tag(repository.user_language(db_session, identity.user_id))
 
 
-def html_lang() -> str:
-    return request_tag()
-
-
 def init_app(app: Flask, timezone: str) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     app.config["BABEL_DEFAULT_TIMEZONE"] = timezone
     Babel(app, locale_selector=lambda: LANGUAGES[request_tag()])
-    app.jinja_env.globals.update(html_lang=html_lang, status_word=status_word, period_word=period_word,
+    app.jinja_env.globals.update(html_lang=request_tag, status_word=status_word, period_word=period_word,
                                  state_word=state_word)
     app.jinja_env.filters["long_date"] = long_date
 

@@ -239,6 +239,10 @@ def test_xlsx_and_csv_headings_follow_the_reports_lang(client, admin):
     assert english_csv.startswith("standard,versions,goal_ratio,site,met")
     bad = client.get(url + "&format=csv&lang=fr", headers=admin)
     assert bad.status_code == 400 and bad.json["error"]["details"] == {"parameter": "lang"}
+    reversed_ = client.get(url.replace("from=2026-11-24&to=2026-11-26", "from=2026-11-26&to=2026-11-24") + "&lang=zh-CN",
+                           headers=admin)
+    assert reversed_.status_code == 400
+    assert reversed_.json["error"]["message"] == "to（2026-11-24）必须晚于 from（2026-11-26）"
 
 
 # -- API errors and the CLI ------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from monitor.config import Config, ConfigError
 from monitor.reports.formats import FORMATS, format_of_extension
 from monitor.reports.groups import GROUP_KEYS
-from monitor.i18n import check_language, environment_tag
+from monitor.i18n import check_language, environment_tag, translator
 from monitor.reports.params import ReportParamError, format_bound, parse_format, report_query
 
 
@@ -97,7 +97,7 @@ def report(start, end, sites, standards, group_by, fmt, output, language) -> Non
         language = check_language(language) if language else environment_tag()
     except ReportParamError as exc:
         option = {"from": "--from", "to": "--to", "group_by": "--group-by"}.get(exc.param, f"--{exc.param}")
-        raise click.BadParameter(exc.message, param_hint=option) from None
+        raise click.BadParameter(translator(environment_tag())(exc.words), param_hint=option) from None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--lang") from None
     if output == "-" and chosen.binary and sys.stdout.isatty():
@@ -112,7 +112,7 @@ def report(start, end, sites, standards, group_by, fmt, output, language) -> Non
         registry.reload()
         document = build_report(database, registry.current, query, site_namer(config), daily=chosen.daily)
     except ReportParamError as exc:
-        raise click.BadParameter(exc.message, param_hint=f"--{exc.param}") from None
+        raise click.BadParameter(translator(environment_tag())(exc.words), param_hint=f"--{exc.param}") from None
     except (OperationalError, ProgrammingError) as exc:
         raise _no_schema(exc) from None
     finally:
