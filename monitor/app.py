@@ -6,7 +6,7 @@ from typing import Any, Mapping
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from monitor import errors, logs
+from monitor import errors, i18n, logs
 from monitor.config import Config
 from monitor.runtime import Runtime
 
@@ -42,6 +42,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     logs.hide(app.secret_key)
     sessions.init_app(app, runtime.db, config, app.secret_key)
     errors.init_app(app)
+    i18n.init_app(app, config.default_timezone.key)
     app.after_request(secure_headers)
 
     from monitor.web.format import CaseConverter

@@ -16,6 +16,17 @@ from flask import Flask
 from monitor.app import configure_logging, create_app
 from monitor.auth import ROLES
 from monitor.config import Config
+from monitor.core.messages import Message, msg
+from monitor.i18n import environment_tag, translator
+
+
+def say_text(message: Message) -> str:
+    """A message in the terminal's language (LC_ALL, LC_MESSAGES, LANG: SPEC §6.1)."""
+    return translator(environment_tag())(message)
+
+
+def say(message: Message, err: bool = False) -> None:
+    click.echo(say_text(message), err=err)
 
 
 def _serve(app: Flask, host: str, port: int, before_stop: Callable[[], None] | None = None) -> None:
@@ -30,19 +41,20 @@ def _serve(app: Flask, host: str, port: int, before_stop: Callable[[], None] | N
     def shutdown(signum, _frame) -> None:
         if not stopping.is_set():
             stopping.set()
-            click.echo(f"received signal {signum}; draining and stopping", err=True)
+            say(msg("received signal {signal}; draining and stopping", signal=signum), err=True)
             threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
-    click.echo(f"smartmon listening on http://{host}:{server.server_port}", err=True)
+    url = f"http://{host}:{server.server_port}"
+    say(msg("smartmon listening on {url}", url=url), err=True)
     try:
         server.serve_forever()
     finally:
         if before_stop is not None:
             before_stop()
         runtime.stop()
-        click.echo("smartmon stopped", err=True)
+        say(msg("smartmon stopped"), err=True)
 
 
 def web_app() -> Flask:
@@ -110,18 +122,19 @@ def _first_run_login(runtime, host: str, port: int) -> None:
             return
     password = secrets.token_urlsafe(12)
     config.admin_password = password
-    hint = ("(this run only; set MONITOR_ADMIN_PASSWORD or create users with 'python -m monitor user create')")
+    hint = msg("(this run only; set MONITOR_ADMIN_PASSWORD or create users with 'python -m monitor user create')")
+    login = f"http://{host}:{port}/login"
     if sys.stderr.isatty():
-        click.echo(f"no login is configured: log in at http://{host}:{port}/login as 'admin' with password "
-                   f"{password} {hint}", err=True)
+        say(msg("no login is configured: log in at {url} as 'admin' with password {password} {hint}", url=login,
+                password=password, hint=hint), err=True)
         return
     # Not a terminal: standard error is a log, and no secret goes into a log (SPEC §6).
     path = Path("first-login.txt").resolve()
     path.unlink(missing_ok=True)
     with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
         out.write(password + "\n")
-    click.echo(f"no login is configured: log in at http://{host}:{port}/login as 'admin' with the password "
-               f"in {path} {hint}", err=True)
+    say(msg("no login is configured: log in at {url} as 'admin' with the password in {path} {hint}", url=login,
+            path=path, hint=hint), err=True)
 
 
 @main.command(help="Web processes only (API, pages) under gunicorn with threaded workers (a thread per SSE "
@@ -166,7 +179,7 @@ def worker(worker_id: str) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    click.echo(f"worker {worker_id} running", err=True)
+    say(msg("worker {id} running", id=worker_id), err=True)
     stop.wait()
     runtime.stop()
 
@@ -176,7 +189,7 @@ def _start_simulator(config: Config):
     import subprocess
 
     site = next(iter(config.sites), "demo")
-    click.echo(f"starting the floor simulator for site {site}", err=True)
+    say(msg("starting the floor simulator for site {site}", site=site), err=True)
     return subprocess.Popen([sys.executable, "-m", "sensors.simulate", "--mqtt-url", config.mqtt.url,
                              "--site", site, "--tables", str(config.simulator.tables),
                              "--speed", str(config.simulator.speed), "--progress-every", "200"])
@@ -204,7 +217,7 @@ def db() -> None:
 @db.command("upgrade", help="Apply the database migrations (run, web and worker also do this at start).")
 @with_database
 def db_upgrade(database) -> None:
-    click.echo("database is at the newest schema")
+    say(msg("database is at the newest schema"))
 
 
 @main.command(help="Validate standards files and print static SMART findings; exit 1 on an error or a fail.")
@@ -223,6 +236,7 @@ def smart(standard_id: str | None, days: int, as_json: bool) -> None:
     import json
     from datetime import datetime, timezone
 
+    from monitor.core.smart import CRITERION_WORDS, STATUS_WORDS, Status
     from monitor.review import default_window, smart_evaluation
     from monitor.runtime import Runtime
 
@@ -230,22 +244,24 @@ def smart(standard_id: str | None, days: int, as_json: bool) -> None:
     runtime.prepare()
     current = runtime.registry.current
     chosen = [current.get(standard_id)] if standard_id else list(current.standards)
+    words = say_text
     if chosen == [None]:
-        raise click.ClickException(f"no standard {standard_id!r}; in force: {', '.join(s.id for s in current.standards)}")
+        raise click.ClickException(words(msg("no standard {id}; in force: {ids}", id=repr(standard_id),
+                                              ids=", ".join(s.id for s in current.standards))))
     now = datetime.now(timezone.utc)
     with runtime.db.session() as session:
         for standard in chosen:
-            result = smart_evaluation(session, current, standard, default_window(now, days), now.date()).to_json()
+            result = smart_evaluation(session, current, standard, default_window(now, days), now.date()).to_json(words)
             if as_json:
                 click.echo(json.dumps(result, ensure_ascii=False))
                 continue
-            click.echo(f"{standard.id} (v{standard.version}): {result['grade']}")
+            click.echo(f"{standard.id} (v{standard.version}): {words(STATUS_WORDS[Status(result['grade'])])}")
             for name, criterion in result["criteria"].items():
-                click.echo(f"  {name:<11} {criterion['status']}")
+                click.echo(f"  {words(CRITERION_WORDS[name]):<11} {words(STATUS_WORDS[Status(criterion['status'])])}")
                 for finding in criterion["findings"]:
                     click.echo(f"      - {finding}")
             for suggestion in result["suggestions"]:
-                click.echo(f"  suggestion: {suggestion}")
+                click.echo("  " + words(msg("suggestion: {text}", text=suggestion)))
 
 
 @main.command(help="Re-judge the clocks of standard ID that started in [FROM, TO) with the version in force now "
@@ -306,8 +322,11 @@ def token_create(database, role: str, sites: tuple[str, ...], name: str) -> None
 
     with database.session() as session:
         row, secret = create_token(session, role, sites, name)
-        click.echo(f"token {row.id} ({row.role}{', sites ' + ','.join(sites) if sites else ''}) created; "
-                   "the secret is shown once:", err=True)
+        if sites:
+            say(msg("token {id} ({role}, sites {sites}) created; the secret is shown once:", id=row.id, role=row.role,
+                    sites=",".join(sites)), err=True)
+        else:
+            say(msg("token {id} ({role}) created; the secret is shown once:", id=row.id, role=row.role), err=True)
     click.echo(secret)
 
 
@@ -331,8 +350,9 @@ def token_revoke(database, token_id: str) -> None:
 
     with database.session() as session:
         if not revoke_token(session, token_id):
-            raise click.ClickException(f"no active token with id {token_id} (see: python -m monitor token list)")
-    click.echo(f"token {token_id} revoked")
+            raise click.ClickException(say_text(msg("no active token with id {id} (see: python -m monitor token list)",
+                                                     id=token_id)))
+    say(msg("token {id} revoked", id=token_id))
 
 
 @main.group(help="Logins for people (web pages).")
@@ -355,7 +375,7 @@ def user_create(database, name: str, role: str, password_stdin: bool) -> None:
             create_user(session, name, role, password)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"user {name} ({role}) created")
+    say(msg("user {name} ({role}) created", name=name, role=role))
 
 
 @user.command("remove", help="Remove a login; its open sessions end at once.")
@@ -366,8 +386,8 @@ def user_remove(database, name: str) -> None:
 
     with database.session() as session:
         if not remove_user(session, name):
-            raise click.ClickException(f"no user named {name}")
-    click.echo(f"user {name} removed; its sessions are ended")
+            raise click.ClickException(say_text(msg("no user named {name}", name=name)))
+    say(msg("user {name} removed; its sessions are ended", name=name))
 
 
 @main.group(help="MQTT devices (Mosquitto password and ACL files).")
@@ -390,8 +410,8 @@ def devices_provision(site: str, device: str, passwd_file: str, acl_file: str) -
                                        Config.load().mqtt.topic_prefix)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"device {username} provisioned in {passwd_file} and {acl_file}; reload Mosquitto (SIGHUP). "
-               "Its password, shown once:", err=True)
+    say(msg("device {name} provisioned in {passwd} and {acl}; reload Mosquitto (SIGHUP). Its password, shown once:",
+            name=username, passwd=passwd_file, acl=acl_file), err=True)
     click.echo(password)
 
 

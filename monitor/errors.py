@@ -5,18 +5,27 @@ import logging
 from typing import Any
 
 from flask import Flask, jsonify, request
+
+from monitor.core.messages import Message, msg
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
-        super().__init__(message)
+    """``message`` is a message id with parameters (translated for the request, SPEC §6.1) or a text
+    that is already in its words (a rejection reason, a loader problem)."""
+
+    def __init__(self, status: int, code: str, message: Message | str, details: Any = None) -> None:
+        super().__init__(str(message))
         self.status, self.code, self.message, self.details = status, code, message, details
 
 
-def error_body(status: int, code: str, message: str, details: Any = None):
+def error_body(status: int, code: str, message: Message | str, details: Any = None):
+    if isinstance(message, Message):
+        from monitor.i18n import current_translator
+
+        message = current_translator()(message)
     response = jsonify({"error": {"code": code, "message": message, "details": details}})
     response.status_code = status
     return response
@@ -41,4 +50,4 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_body(500, "internal_error", "the server hit an unexpected error; it was logged")
+        return error_body(500, "internal_error", msg("the server hit an unexpected error; it was logged"))

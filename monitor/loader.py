@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo, available_timezones
 
 import holidays as holiday_data
@@ -32,6 +32,7 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 
 from monitor.core.calendars import DAY_NAMES, Calendar, Window, parse_days, parse_window
 from monitor.core.durations import parse_duration
+from monitor.core.messages import Message, msg
 from monitor.core.standards import (
     GOAL_PERIODS,
     AppliesTo,
@@ -73,10 +74,21 @@ class Problem:
     file: str
     line: int
     column: int
-    message: str
+    #: a message id with parameters (monitor.core.messages), or a plain English text (marshmallow's own)
+    words: Message | str = field(compare=False)
+
+    @property
+    def message(self) -> str:
+        """In English."""
+        return str(self.words)
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+        return self.render(str)
+
+    def render(self, translate: Callable[[Message | str], str]) -> str:
+        """``FILE:LINE:COL: message`` with the message in a language; the prefix stays for tools."""
+        text = translate(self.words) if isinstance(self.words, Message) else self.words
+        return f"{self.file}:{self.line}:{self.column}: {text}"
 
 
 class StandardsError(Exception):
@@ -178,9 +190,9 @@ def _parse_yaml(name: str, text: str) -> tuple[Any, _Positions]:
         raise StandardsError([_syntax_problem(name, exc)]) from exc
     except ReaderError as exc:
         line, column = _line_col(text, exc.position)
-        raise StandardsError([Problem(name, line, column, f"YAML syntax error: {exc.reason}")]) from exc
+        raise StandardsError([Problem(name, line, column, msg("YAML syntax error: {what}", what=exc.reason))]) from exc
     except (YAMLError, ValueError) as exc:
-        raise StandardsError([Problem(name, 1, 1, f"YAML syntax error: {exc}")]) from exc
+        raise StandardsError([Problem(name, 1, 1, msg("YAML syntax error: {what}", what=str(exc)))]) from exc
     positions = _Positions(values={(): (1, 1)})
     return _plain(tree, (), positions), positions
 
@@ -191,8 +203,9 @@ def _syntax_problem(name: str, exc: MarkedYAMLError) -> Problem:
     what = exc.problem or exc.context or "cannot parse"
     if what.startswith("but ") and exc.context:  # "but found another document" needs its first half
         what = f"{exc.context} {what}"
-    prefix = "" if "duplicate key" in what else "YAML syntax error: "
-    return Problem(name, line, column, f"{prefix}{what}")
+    if "duplicate key" in what:
+        return Problem(name, line, column, what)
+    return Problem(name, line, column, msg("YAML syntax error: {what}", what=what))
 
 
 def _line_col(text: str, offset: int) -> Position:
@@ -578,23 +591,28 @@ def _problem(name: str, path: PathKey, message: str, positions: _Positions) -> P
     path, about_key = positions.real_path(path)
     if message == "Unknown field.":
         line, column = positions.locate(path, key=True)
-        return Problem(name, line, column, f"{_dotted(path[:-1]) or 'top level'}: unknown key {path[-1]!r}")
+        return Problem(name, line, column, msg("{path}: unknown key {key}", path=_where(path[:-1]), key=repr(path[-1])))
     if message == "Missing data for required field.":
         line, column = positions.locate(path)
-        return Problem(name, line, column, f"{_dotted(path[:-1]) or 'top level'}: missing required key {path[-1]!r}")
+        return Problem(name, line, column,
+                       msg("{path}: missing required key {key}", path=_where(path[:-1]), key=repr(path[-1])))
     line, column = positions.locate(path, key=about_key)
-    message = _MESSAGES.get(message, message)
-    return Problem(name, line, column, f"{_dotted(path)}: {message}" if path else message)
+    worded = _MESSAGES.get(message, message)
+    return Problem(name, line, column, msg("{path}: {message}", path=_dotted(path), message=worded) if path else worded)
 
 
 _MESSAGES = {
-    "Not a valid string.": "must be text",
-    "Not a valid list.": "must be a list",
-    "Not a valid mapping type.": "must be a mapping of key: value",
-    "Invalid input type.": "must be a mapping of key: value",
-    "Field may not be null.": "must not be empty (null)",
-    "Shorter than minimum length 1.": "must not be empty",
+    "Not a valid string.": msg("must be text"),
+    "Not a valid list.": msg("must be a list"),
+    "Not a valid mapping type.": msg("must be a mapping of key: value"),
+    "Invalid input type.": msg("must be a mapping of key: value"),
+    "Field may not be null.": msg("must not be empty (null)"),
+    "Shorter than minimum length 1.": msg("must not be empty"),
 }
+
+
+def _where(path: Iterable[Any]) -> Message | str:
+    return _dotted(path) or msg("top level")
 
 
 def _dotted(path: Iterable[Any]) -> str:
@@ -622,15 +640,17 @@ def _cross_item_problems(name: str, data: Any, positions: _Positions) -> list[Pr
         if isinstance(standard_id, str) and standard_id in seen:
             line, column = positions.locate(("standards", index, "id"))
             first = positions.locate(("standards", seen[standard_id], "id"))
-            problems.append(Problem(name, line, column,
-                                    f"standards[{index}].id: duplicate standard id {standard_id!r} (first at line {first[0]})"))
+            problems.append(Problem(name, line, column, msg(
+                "standards[{index}].id: duplicate standard id {id} (first at line {line})",
+                index=index, id=repr(standard_id), line=first[0])))
         elif isinstance(standard_id, str):
             seen[standard_id] = index
         if isinstance(calendar, str) and calendar not in calendars:
             line, column = positions.locate(("standards", index, "calendar"))
-            known = ", ".join(sorted(map(str, calendars))) or "none"
-            problems.append(Problem(name, line, column,
-                                    f"standards[{index}].calendar: undefined calendar {calendar!r} (defined in this file: {known})"))
+            known = ", ".join(sorted(map(str, calendars))) or msg("none")
+            problems.append(Problem(name, line, column, msg(
+                "standards[{index}].calendar: undefined calendar {calendar} (defined in this file: {known})",
+                index=index, calendar=repr(calendar), known=known)))
     return problems
 
 
@@ -725,8 +745,9 @@ def _duplicates_across(
         here = positions.locate(("standards", index, "id"))
         if standard.id in first_seen:
             other, (line, _) = first_seen[standard.id]
-            problems.append(Problem(loaded.name, *here,
-                                    f"standards[{index}].id: duplicate standard id {standard.id!r}, already in {other}:{line}"))
+            problems.append(Problem(loaded.name, *here, msg(
+                "standards[{index}].id: duplicate standard id {id}, already in {other}:{line}",
+                index=index, id=repr(standard.id), other=other, line=line)))
         else:
             first_seen[standard.id] = (loaded.name, here)
     return problems
@@ -737,15 +758,16 @@ def read_text(path: Path, name: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise StandardsError([Problem(name, 1, 1, f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from exc
+        raise StandardsError([Problem(name, 1, 1, msg("not UTF-8 text ({reason} at byte {byte})",
+                                                      reason=exc.reason, byte=exc.start))]) from exc
     except OSError as exc:
-        raise StandardsError([Problem(name, 1, 1, f"cannot read: {exc.strerror}")]) from exc
+        raise StandardsError([Problem(name, 1, 1, msg("cannot read: {reason}", reason=exc.strerror))]) from exc
 
 
 def load_directory(path: str | Path) -> StandardSet:
     """Every ``*.yaml`` directly in ``path`` as version 1, named by file name."""
     if not Path(path).is_dir():
-        raise StandardsError([Problem(str(path), 1, 1, "no such directory")])
+        raise StandardsError([Problem(str(path), 1, 1, msg("no such directory"))])
     texts, problems = {}, []
     for file_path in sorted(Path(path).glob("*.yaml")):
         try:

@@ -54,14 +54,18 @@ def service(tmp_path, mosquitto):
     svc.stop()
 
 
-def chromium(profile: Path, window: str = "1920,1080") -> webdriver.Chrome:
-    """A headless Chromium with a profile of its own (its storage and service workers stay there)."""
+def chromium(profile: Path, window: str = "1920,1080", languages: str | None = None) -> webdriver.Chrome:
+    """A headless Chromium with a profile of its own (its storage and service workers stay there);
+    ``languages`` sets its Accept-Language (``zh-CN,zh``)."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--no-first-run", f"--window-size={window}", f"--user-data-dir={profile}"):
         options.add_argument(flag)
+    if languages:
+        options.add_argument(f"--lang={languages.split(',')[0]}")
+        options.add_experimental_option("prefs", {"intl.accept_languages": languages})
     # A test answers a prompt itself; nothing should dismiss it behind its back.
     options.unhandled_prompt_behavior = "ignore"
     return webdriver.Chrome(service=DriverService(executable_path=CHROMEDRIVER), options=options)

@@ -28,7 +28,7 @@ ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN}"}
 PERIOD = "from=2026-11-24&to=2026-11-26&standard=greet"
 
 
-def _lines(document: ComplianceReport) -> bytes:
+def _lines(document: ComplianceReport, language: str) -> bytes:
     return "".join(f"{e.standard} {row.keys} met={row.counts.met}\n" for e in document.standards
                    for row in e.rows).encode("utf-8")
 
@@ -94,7 +94,7 @@ def test_a_registered_group_key_is_offered_everywhere(history, client, db_url, r
     assert ("Year", "Met") in {row[:2] for row in book["greet"].iter_rows(values_only=True)}
     pdf = PdfReader(io.BytesIO(client.get(f"{URL}?{PERIOD}&group_by=year&format=pdf", headers=ADMIN_HEADERS).data))
     section = pdf.pages[1].extract_text()
-    assert "\nyear\nmet\n" in section and "\n2026\n4\n2\n1\n" in section  # header, then the row
+    assert "\nYear\nMet\n" in section and "\n2026\n4\n2\n1\n" in section  # header, then the row
     unknown = client.get(f"{URL}?group_by=fortnight", headers=ADMIN_HEADERS).json["error"]["message"]
     assert unknown.endswith("choose from site, day, week, month, hour, staff, year")
 

@@ -495,8 +495,10 @@ def test_pdf_draws_a_chart_from_the_daily_series(history):
     assert [(d["period"], d["met"], d["missed"]) for d in entry(document)["daily"]] == [
         ("2026-11-24", 0, 1), ("2026-11-25", 4, 1)]
     from monitor.reports.pdf import _chart
+    from monitor.reports.wording import Wording
 
-    drawing = _chart(next(e for e in typed_report(history, daily=True).standards if e.standard == "greet"))
+    drawing = _chart(next(e for e in typed_report(history, daily=True).standards if e.standard == "greet"),
+                     Wording("en"))
     assert any(type(shape).__name__ == "VerticalBarChart" for shape in drawing.contents)
 
 

@@ -62,8 +62,10 @@ PAGES = {
     "pages.tablet": ("/tablet", ("device",)),
 }
 #: routes that take no credential by design: the sign-in pages and static files (the tablet's
-#: service worker is one, served from the root only for its scope)
-NOT_IN_THE_MATRIX = {"static", "pages.static", "pages.login", "pages.logout", "pages.tablet_service_worker"}
+#: service worker is one, served from the root only for its scope); the language switch is open to
+#: everyone, as the login form it is on (tests/test_i18n.py)
+NOT_IN_THE_MATRIX = {"static", "pages.static", "pages.login", "pages.logout", "pages.tablet_service_worker",
+                     "pages.choose_language"}
 
 
 def may(role: str, roles) -> bool:

@@ -39,6 +39,11 @@ GREET = greet_standard(
 )
 
 
+def english(messages) -> list[str]:
+    """Findings and suggestions are message ids with parameters; ``str`` gives the English text."""
+    return [str(m) for m in messages]
+
+
 def static(standard: Standard = GREET, catalogue=CATALOGUE, today: date = TODAY):
     return static_findings(standard, catalogue, today)
 
@@ -63,20 +68,20 @@ def test_an_undeclared_event_type_fails_specific_naming_it_and_its_role():
     standard = replace(GREET, stop=("greeting_done",), pause_on=("break_started",), resume_on=("greeted",))
     specific = static(standard)["specific"]
     assert specific.status is Status.FAIL
-    assert any("stop event type 'greeting_done'" in f for f in specific.findings)
-    assert any("pause_on event type 'break_started'" in f for f in specific.findings)
+    assert any("stop event type 'greeting_done'" in f for f in english(specific.findings))
+    assert any("pause_on event type 'break_started'" in f for f in english(specific.findings))
 
 
 def test_an_undeclared_unless_event_fails_too():
     standard = replace(GREET, start=(StartCandidate("drink_served"), StartCandidate("seated", unless="drinks_wanted")))
     specific = static(standard)["specific"]
-    assert specific.status is Status.FAIL and "unless event type 'drinks_wanted'" in specific.findings[0]
+    assert specific.status is Status.FAIL and "unless event type 'drinks_wanted'" in english(specific.findings)[0]
 
 
 def test_start_equal_to_stop_fails_specific():
     specific = static(replace(GREET, stop=("greeted", "seated")))["specific"]
     assert specific.status is Status.FAIL
-    assert "starts and stops on the same event type 'seated'" in specific.findings[0]
+    assert "starts and stops on the same event type 'seated'" in english(specific.findings)[0]
 
 
 @pytest.mark.parametrize(
@@ -107,8 +112,8 @@ def test_vague_words_are_found_in_english_and_chinese(text, words):
 def test_vague_words_in_name_or_description_warn(where, text):
     specific = static(replace(GREET, **{where: text}))["specific"]
     assert specific.status is Status.WARN
-    assert specific.findings[0].startswith(f"The {where} uses the vague word")
-    assert specific.suggestions
+    assert english(specific.findings)[0].startswith(f"The {where} uses the vague word")
+    assert english(specific.suggestions)
 
 
 def test_vague_words_elsewhere_do_not_count():
@@ -121,7 +126,7 @@ def test_vague_words_elsewhere_do_not_count():
 def test_a_deadline_attr_without_within_warns_that_some_cases_get_no_deadline():
     measurable = static(replace(GREET, within=None, deadline_attr="promised_by"))["measurable"]
     assert measurable.status is Status.WARN
-    assert "'promised_by'" in measurable.findings[0] and "without 'promised_by'" in measurable.findings[1]
+    assert "'promised_by'" in english(measurable.findings)[0] and "without 'promised_by'" in english(measurable.findings)[1]
 
 
 def test_a_standard_without_any_target_fails_measurable_and_time_bound():
@@ -146,7 +151,7 @@ def test_time_bound_checks_the_review_date(review_by, status):
     time_bound = static(replace(GREET, review_by=review_by))["time_bound"]
     assert time_bound.status is status
     if status is Status.FAIL:
-        assert "2026-11-23 has passed" in time_bound.findings[-1]
+        assert "2026-11-23 has passed" in english(time_bound.findings)[-1]
 
 
 def test_a_goal_of_one_hundred_percent_warns_under_achievable():
@@ -210,8 +215,8 @@ def test_below_the_goal_achievable_fails_and_suggests_the_sustained_target():
     achievable = evaluation.criteria["achievable"]
     assert achievable.status is Status.FAIL
     assert achievable.numbers == {"observed_ratio": 0.25, "sustainable_target_s": 335.0}
-    assert "Met 25% of 20 clocks (5 met, 15 missed, 0 breached), below the goal of 90% per week." in achievable.findings
-    assert "set within to 6m to match what the floor sustains, or change the work so that 2m is met" in evaluation.suggestions
+    assert "Met 25% of 20 clocks (5 met, 15 missed, 0 breached), below the goal of 90% per week." in english(achievable.findings)
+    assert "set within to 6m to match what the floor sustains, or change the work so that 2m is met" in english(evaluation.suggestions)
     assert evaluation.grade is Status.FAIL
 
 
@@ -238,14 +243,14 @@ def test_with_no_judged_clock_achievable_is_unknown():
 def test_measurable_warns_when_start_or_stop_events_are_never_observed():
     measurable = evaluate(GREET, CATALOGUE, TODAY, observed(event_counts={"seated": 12}), WINDOW).criteria["measurable"]
     assert measurable.status is Status.WARN
-    assert "No stop event ('greeted') was observed in the window." in measurable.findings
+    assert "No stop event ('greeted') was observed in the window." in english(measurable.findings)
 
 
 def test_measurable_reports_coverage_and_warns_when_clocks_never_stop():
     seen = observed(met=60, missed=10, cancelled=10, breached=20, running=4)
     measurable = evaluate(GREET, CATALOGUE, TODAY, seen, WINDOW).criteria["measurable"]
     assert measurable.status is Status.WARN and measurable.numbers["coverage"] == 0.8
-    assert any("80% of 100 started clocks" in f and "4 still running" in f for f in measurable.findings)
+    assert any("80% of 100 started clocks" in f and "4 still running" in f for f in english(measurable.findings))
     good = evaluate(GREET, CATALOGUE, TODAY, observed(met=95, breached=5), WINDOW).criteria["measurable"]
     assert good.status is Status.PASS and good.numbers["coverage"] == 0.95
 
@@ -311,13 +316,13 @@ def test_worse_feedback_after_missed_clocks_supports_relevance():
     assert result.status is Status.PASS
     assert result.numbers == {"bad_share_met": 0.1, "bad_share_missed": 0.4, "cases_met": 20, "cases_missed": 20,
                               "difference": 0.3}
-    assert any(f.startswith("Missed clocks go with worse feedback: 40% of 20 missed cases") for f in result.findings)
+    assert any(f.startswith("Missed clocks go with worse feedback: 40% of 20 missed cases") for f in english(result.findings))
 
 
 def test_no_worse_feedback_after_missed_clocks_lowers_pass_to_warn():
     result = relevant(cases(met_good=16, met_bad=4, missed_good=16, missed_bad=4))
     assert result.status is Status.WARN and result.numbers["difference"] == 0
-    assert any("show no worse feedback" in f for f in result.findings)
+    assert any("show no worse feedback" in f for f in english(result.findings))
 
 
 def test_no_worse_feedback_leaves_a_fail_a_fail():
@@ -329,7 +334,7 @@ def test_no_worse_feedback_leaves_a_fail_a_fail():
 def test_fewer_than_twenty_cases_on_either_side_is_too_thin_and_changes_nothing(met, missed):
     result = relevant(cases(met_good=met, met_bad=0, missed_good=0, missed_bad=missed))
     assert result.status is Status.PASS
-    assert any("too thin" in f and f"{met} met and {missed} missed" in f for f in result.findings)
+    assert any("too thin" in f and f"{met} met and {missed} missed" in f for f in english(result.findings))
     assert "difference" not in result.numbers
 
 
@@ -341,7 +346,7 @@ def test_thin_evidence_does_not_lower_pass_even_if_missed_looks_better():
 def test_without_any_feedback_event_there_is_nothing_to_compare():
     result = relevant([FeedbackCase("met", None)] * 30 + [FeedbackCase("missed", None)] * 30)
     assert result.status is Status.PASS
-    assert any("No feedback events" in f for f in result.findings)
+    assert any("No feedback events" in f for f in english(result.findings))
 
 
 # --- JSON -------------------------------------------------------------------------------------
@@ -371,8 +376,8 @@ def test_business_time_targets_are_shown_in_hours_not_days():
 
     office = Calendar("office", ZoneInfo("Asia/Shanghai"), {day: ((time(9), time(17)),) for day in range(5)})
     standard = replace(GREET, within=timedelta(hours=24), calendar=office)
-    assert "within 24h of business time" in static(standard)["measurable"].findings[0]
+    assert "within 24h of business time" in english(static(standard)["measurable"].findings)[0]
     seen = observed(met=2, missed=8, durations_s=[3600] * 2 + [30 * 3600] * 8)
     evaluation = evaluate(standard, CATALOGUE, TODAY, seen, WINDOW)
-    assert "set within to 30h to match what the floor sustains, or change the work so that 24h is met" in evaluation.suggestions
-    assert any("sustain a target of 108000 s (30h)" in f for f in evaluation.criteria["achievable"].findings)
+    assert "set within to 30h to match what the floor sustains, or change the work so that 24h is met" in english(evaluation.suggestions)
+    assert any("sustain a target of 108000 s (30h)" in f for f in english(evaluation.criteria["achievable"].findings))

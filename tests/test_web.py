@@ -434,7 +434,7 @@ def test_the_reports_page_links_each_download_for_the_chosen_period(client, peop
     assert set(downloads) == {"CSV", "Excel (XLSX)", "PDF"}
     query = parse_qs(urlsplit(downloads["PDF"]).query)
     assert urlsplit(downloads["PDF"]).path == "/api/v1/reports/compliance"
-    assert query == {"from": ["2026-11-01"], "to": ["2026-11-08"], "group_by": ["day"], "format": ["pdf"]}
+    assert query == {"from": ["2026-11-01"], "to": ["2026-11-08"], "group_by": ["day"], "format": ["pdf"], "lang": ["en"]}
     assert "format=json" in page(response).find(id="report").attrs["data-url"]
 
 

@@ -8,6 +8,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import Blueprint, current_app, g, request, session
 
 from monitor.auth import ANY, Identity, identify_token
+from monitor.core.messages import msg
 from monitor.errors import ApiError
 from monitor.runtime import Runtime
 
@@ -49,7 +50,7 @@ def current_identity() -> Identity | None:
     elif getattr(session, "identity", None) is not None:
         if request.method not in SAFE_METHODS and not same_origin():
             # A cookie rides along on a forged cross-site form post; a bearer token never does.
-            raise ApiError(403, "forbidden", "cross-site request refused: send it from this site's pages")
+            raise ApiError(403, "forbidden", msg("cross-site request refused: send it from this site's pages"))
         # As its binding stands now (monitor.web.sessions): a session opened with a device token
         # has that token's sites, so its events for another site are dead-lettered as with the header.
         identity = session.identity
@@ -66,10 +67,10 @@ def require(*roles: str) -> Callable:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             identity = current_identity()
             if identity is None:
-                raise ApiError(401, "unauthorized", "send 'Authorization: Bearer <token>' or log in")
+                raise ApiError(401, "unauthorized", msg("send 'Authorization: Bearer <token>' or log in"))
             if not identity.may(allowed):
-                raise ApiError(403, "forbidden", f"role {identity.role!r} may not do this; needs one of "
-                                                 f"{', '.join(allowed)}")
+                raise ApiError(403, "forbidden", msg("role {role} may not do this; needs one of {roles}",
+                                                     role=repr(identity.role), roles=", ".join(allowed)))
             return view(*args, **kwargs)
 
         return wrapper
@@ -80,10 +81,10 @@ def require(*roles: str) -> Callable:
 def page_args() -> tuple[int, int]:
     limit = int_arg("limit", 100)
     if not 1 <= limit <= MAX_LIMIT:
-        raise ApiError(400, "bad_request", f"limit must be between 1 and {MAX_LIMIT}")
+        raise ApiError(400, "bad_request", msg("limit must be between 1 and {max}", max=MAX_LIMIT))
     offset = int_arg("offset", 0)
     if not 0 <= offset <= MAX_OFFSET:
-        raise ApiError(400, "bad_request", f"offset must be between 0 and {MAX_OFFSET}")
+        raise ApiError(400, "bad_request", msg("offset must be between 0 and {max}", max=MAX_OFFSET))
     return limit, offset
 
 
@@ -94,7 +95,7 @@ def int_arg(name: str, default: int) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ApiError(400, "bad_request", f"{name} must be a whole number, not {value!r}") from None
+        raise ApiError(400, "bad_request", msg("{name} must be a whole number, not {value}", name=name, value=repr(value))) from None
 
 
 def page(items: list[Any], limit: int, offset: int, has_more: bool) -> dict[str, Any]:

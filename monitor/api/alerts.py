@@ -12,6 +12,7 @@ from flask import Response, current_app, jsonify, request, session, stream_with_
 from monitor.alerts import AlertError, acknowledge
 from monitor.api import api, current_identity, page, page_args, require, runtime
 from monitor.auth import identify_token
+from monitor.core.messages import msg
 from monitor.errors import ApiError, error_body
 from monitor.notify.channel import Batch
 from monitor.store import repository
@@ -39,12 +40,13 @@ def list_alerts():
 def ack_alert(alert_id: str):
     body = request.get_json(silent=True) if request.data else {}
     if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", 'send a JSON object such as {"note": "on my way"}')
+        raise ApiError(400, "bad_request", msg('send a JSON object such as {example}', example='{"note": "on my way"}'))
     note = body.get("note")
     if note is not None and not isinstance(note, str):
-        raise ApiError(400, "bad_request", "note must be text")
+        raise ApiError(400, "bad_request", msg("note must be text"))
     if note is not None and len(note) > MAX_NOTE:
-        raise ApiError(422, "invalid_note", f"a note has at most {MAX_NOTE} characters, this one {len(note)}",
+        raise ApiError(422, "invalid_note", msg("a note has at most {max} characters, this one {length}", max=MAX_NOTE,
+                                                 length=len(note)),
                        {"field": "note", "max_length": MAX_NOTE})
     rt = runtime()
     try:
@@ -84,7 +86,7 @@ def _start_seq() -> int:
         try:
             return int(value)
         except ValueError:
-            raise ApiError(400, "bad_request", "Last-Event-ID must be a whole number") from None
+            raise ApiError(400, "bad_request", msg("Last-Event-ID must be a whole number")) from None
     with runtime().db.read_session() as session:
         return repository.latest_alert_seq(session)
 

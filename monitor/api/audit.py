@@ -10,6 +10,7 @@ import re
 from flask import jsonify, request
 
 from monitor.api import api, require, runtime
+from monitor.core.messages import msg
 from monitor.errors import ApiError
 from monitor import verification
 
@@ -21,7 +22,7 @@ _HASH = re.compile(r"[0-9a-f]{64}")
 def audit_verify():
     expected = request.args.get("head") or None
     if expected is not None and not _HASH.fullmatch(expected):
-        raise ApiError(400, "bad_request", "head must be a chain head: 64 lowercase hex digits",
+        raise ApiError(400, "bad_request", msg("head must be a chain head: 64 lowercase hex digits"),
                        {"parameter": "head"})
     rt = runtime()
     result = verification.verify(rt.db, skew=rt.config.engine.clock_skew_tolerance, expect_head=expected)

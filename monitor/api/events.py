@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from monitor.api import api, current_identity, require, runtime
+from monitor.core.messages import msg
 from monitor.errors import ApiError
 from monitor.ingest import Delivery
 
@@ -24,4 +25,4 @@ def post_events():
         raise ApiError(413, "payload_too_large", first["reason"], body)
     if first["index"] is None:
         raise ApiError(400, "bad_payload", first["reason"], body)
-    raise ApiError(422, "invalid_events", "no event in the payload was valid; see details", body)
+    raise ApiError(422, "invalid_events", msg("no event in the payload was valid; see details"), body)

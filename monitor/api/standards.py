@@ -9,8 +9,10 @@ from flask import Response, jsonify, request
 from monitor.api import api, current_identity, int_arg, page, page_args, require, runtime
 from monitor.core.smart import static_findings, static_grade
 from monitor.core.standards import StandardSet
+from monitor.core.messages import msg
 from monitor.core.targets import stale_descriptions
 from monitor.errors import ApiError
+from monitor.i18n import current_translator
 from monitor.loader import StandardsError
 from monitor.registry import VersionConflict
 from monitor.review import backtest, default_window, smart_evaluation
@@ -23,7 +25,7 @@ FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,150}\.yaml")  # fullmatch: 
 
 def _file_name(name: str) -> str:
     if not FILE_NAME.fullmatch(name):
-        raise ApiError(400, "bad_request", "a standards file name looks like restaurant.yaml")
+        raise ApiError(400, "bad_request", msg("a standards file name looks like restaurant.yaml"))
     return name
 
 
@@ -47,14 +49,14 @@ def standard_smart(standard_id: str):
     rt = runtime()
     standard = rt.registry.current.get(standard_id)
     if standard is None:
-        raise ApiError(404, "not_found", f"no standard with id {standard_id!r} is in force")
+        raise ApiError(404, "not_found", msg("no standard with id {id} is in force", id=repr(standard_id)))
     days = int_arg("days", 28)
     if not 1 <= days <= 3660:
-        raise ApiError(400, "bad_request", "days must be between 1 and 3660")
+        raise ApiError(400, "bad_request", msg("days must be between 1 and 3660"))
     now = datetime.now(timezone.utc)
     with rt.db.read_session() as session:
         result = smart_evaluation(session, rt.registry.current, standard, default_window(now, days), now.date())
-    return jsonify(result.to_json())
+    return jsonify(result.to_json(current_translator()))
 
 
 @api.post("/standards/<standard_id>/rejudge")
@@ -83,7 +85,7 @@ def backtest_standards():
     name = _file_name(request.args.get("file", "proposed.yaml"))
     days = int_arg("days", 28)
     if not 1 <= days <= 3660:
-        raise ApiError(400, "bad_request", "days must be between 1 and 3660")
+        raise ApiError(400, "bad_request", msg("days must be between 1 and 3660"))
     rt = runtime()
     proposed = _proposed(rt, name, _yaml_body())
     now = datetime.now(timezone.utc)
@@ -99,12 +101,13 @@ def _yaml_body() -> str:
     try:
         return request.get_data().decode("utf-8")
     except UnicodeDecodeError:
-        raise ApiError(400, "bad_request", "send the YAML as UTF-8 text") from None
+        raise ApiError(400, "bad_request", msg("send the YAML as UTF-8 text")) from None
 
 
 def _problems(name: str, exc: StandardsError) -> ApiError:
-    details = [{"file": p.file, "line": p.line, "column": p.column, "message": p.message} for p in exc.problems]
-    return ApiError(422, "invalid_standards", f"{name} was refused; nothing changed", details)
+    words = current_translator()
+    details = [{"file": p.file, "line": p.line, "column": p.column, "message": words(p.words)} for p in exc.problems]
+    return ApiError(422, "invalid_standards", msg("{name} was refused; nothing changed", name=name), details)
 
 
 def _proposed(rt, name: str, text: str) -> StandardSet:
@@ -120,7 +123,7 @@ def get_file(name: str):
     with runtime().db.read_session() as session:
         row = repository.latest_version(session, _file_name(name))
     if row is None:
-        raise ApiError(404, "not_found", f"no standards file named {name}")
+        raise ApiError(404, "not_found", msg("no standards file named {name}", name=name))
     return Response(row.text, mimetype="application/yaml", headers={"ETag": f'"{row.version}"'})
 
 
@@ -131,7 +134,7 @@ def _if_match() -> int | None:
     try:
         return int(header.strip().strip('W/').strip('"'))
     except ValueError:
-        raise ApiError(400, "bad_request", 'If-Match must name a version, e.g. If-Match: "3"') from None
+        raise ApiError(400, "bad_request", msg('If-Match must name a version, e.g. {example}', example='If-Match: "3"')) from None
 
 
 @api.put("/standards/files/<name>")
@@ -162,7 +165,7 @@ def file_versions(name: str):
     limit, offset = page_args()
     with runtime().db.read_session() as session:
         if not repository.version_count(session, _file_name(name)):
-            raise ApiError(404, "not_found", f"no standards file named {name}")
+            raise ApiError(404, "not_found", msg("no standards file named {name}", name=name))
         rows = repository.file_versions(session, name, limit + 1, offset)
     items = [{"file": r.file, "version": r.version, "author": r.author, "created_at": iso(r.created_at),
               "diff": r.diff} for r in rows[:limit]]

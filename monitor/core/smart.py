@@ -13,10 +13,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from monitor.core.durations import format_duration
 from monitor.core.events import Event
+from monitor.core.messages import Message, msg
 from monitor.core.standards import FeedbackSignal, Standard
 
 
@@ -49,6 +50,17 @@ _VAGUE_EN = re.compile(r"\b(" + "|".join(re.escape(w) for w in VAGUE_WORDS_EN) +
 _VAGUE_ZH = re.compile("|".join(re.escape(w) for w in VAGUE_WORDS_ZH))
 
 
+#: Words that go into findings as parameters, translated with them.
+_ROLE_WORDS = {"start": msg("start"), "unless": msg("unless"), "stop": msg("stop"), "cancel_on": msg("cancel_on"),
+               "pause_on": msg("pause_on"), "resume_on": msg("resume_on")}
+PERIOD_WORDS = {"day": msg("day"), "week": msg("week"), "month": msg("month")}
+#: The names of the criteria and statuses as people read them (the JSON keeps the keys).
+CRITERION_WORDS = {"specific": msg("specific"), "measurable": msg("measurable"), "achievable": msg("achievable"),
+                   "relevant": msg("relevant"), "time_bound": msg("time_bound")}
+STATUS_WORDS = {Status.PASS: msg("pass"), Status.WARN: msg("warn"), Status.FAIL: msg("fail"),
+                Status.UNKNOWN: msg("unknown")}
+
+
 def worst(statuses: Iterable[Status]) -> Status:
     """fail > warn > unknown > pass (SPEC §4)."""
     return max(statuses, key=_SEVERITY.__getitem__, default=Status.PASS)
@@ -60,13 +72,13 @@ class Criterion:
     (``observed_ratio``, ``sustainable_target_s`` …) and suggestions for the standard's author."""
 
     status: Status = Status.PASS
-    findings: list[str] = field(default_factory=list)
+    findings: list[Message] = field(default_factory=list)
     numbers: dict[str, Any] = field(default_factory=dict)
-    suggestions: list[str] = field(default_factory=list)
+    suggestions: list[Message] = field(default_factory=list)
     #: The findings that are not a pass, with their own status (what ``lint`` prints).
-    issues: list[tuple[Status, str]] = field(default_factory=list)
+    issues: list[tuple[Status, Message]] = field(default_factory=list)
 
-    def note(self, finding: str, status: Status = Status.PASS, suggestion: str | None = None) -> None:
+    def note(self, finding: Message, status: Status = Status.PASS, suggestion: Message | None = None) -> None:
         """Add a finding; the status only ever gets worse."""
         self.findings.append(finding)
         self.status = worst((self.status, status))
@@ -75,8 +87,9 @@ class Criterion:
         if suggestion:
             self.suggestions.append(suggestion)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"status": str(self.status), "findings": list(self.findings), **self.numbers}
+    def to_json(self, render: Callable[[Message], str] = str) -> dict[str, Any]:
+        """``render`` words the findings (the edges pass a translator; ``str`` is English)."""
+        return {"status": str(self.status), "findings": [render(f) for f in self.findings], **self.numbers}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,34 +237,44 @@ def _specific(standard: Standard, catalogue: Mapping[str, str]) -> Criterion:
         if event_type not in catalogue:
             undeclared.setdefault(event_type, role)
     for event_type, role in undeclared.items():
-        result.note(f"The {role} event type '{event_type}' is declared in no event catalogue.", Status.FAIL,
-                    f"declare '{event_type}' under events: in a standards file, or fix its spelling")
+        result.note(msg("The {role} event type '{event_type}' is declared in no event catalogue.",
+                        role=_ROLE_WORDS[role], event_type=event_type), Status.FAIL,
+                    msg("declare '{event_type}' under events: in a standards file, or fix its spelling",
+                        event_type=event_type))
     for event_type in sorted(standard.start_types & set(standard.stop)):
-        result.note(f"The clock starts and stops on the same event type '{event_type}'.", Status.FAIL,
-                    "stop the clock on the event that shows the promise was kept, not on the one that starts it")
+        result.note(msg("The clock starts and stops on the same event type '{event_type}'.", event_type=event_type),
+                    Status.FAIL,
+                    msg("stop the clock on the event that shows the promise was kept, not on the one that starts it"))
     for event_type in sorted(set(standard.cancel_on) & set(standard.stop)):
-        result.note(f"'{event_type}' both stops and cancels the clock, so it is unclear which one it does.",
-                    Status.WARN, f"remove '{event_type}' from either stop or cancel_on")
+        result.note(msg("'{event_type}' both stops and cancels the clock, so it is unclear which one it does.",
+                        event_type=event_type),
+                    Status.WARN, msg("remove '{event_type}' from either stop or cancel_on", event_type=event_type))
     for where in ("name", "description"):
         for word in find_vague_words(getattr(standard, where)):
-            result.note(f"The {where} uses the vague word '{word}'.", Status.WARN,
-                        f"replace '{word}' in the {where} with the time it stands for")
+            if where == "name":
+                result.note(msg("The name uses the vague word '{word}'.", word=word), Status.WARN,
+                            msg("replace '{word}' in the name with the time it stands for", word=word))
+            else:
+                result.note(msg("The description uses the vague word '{word}'.", word=word), Status.WARN,
+                            msg("replace '{word}' in the description with the time it stands for", word=word))
     if result.status is Status.PASS:
         starts = ", ".join(f"'{t}'" for t in sorted(standard.start_types))
         stops = ", ".join(f"'{t}'" for t in standard.stop)
-        result.note(f"Starts on {starts} and stops on {stops}, all declared, in plain words.")
+        result.note(msg("Starts on {starts} and stops on {stops}, all declared, in plain words.",
+                        starts=starts, stops=stops))
     return result
 
 
-def _target_text(standard: Standard) -> str:
-    within = ""
+def _target_text(standard: Standard) -> Message:
+    within = None
     if standard.within is not None:
-        business = " of business time" if standard.calendar else ""
-        within = f"within {_duration_text(standard.within, standard)}{business}"
+        duration = _duration_text(standard.within, standard)
+        within = (msg("within {duration} of business time", duration=duration) if standard.calendar
+                  else msg("within {duration}", duration=duration))
     if not standard.deadline_attr:
         return within
-    deadline = f"by the deadline in the start event's '{standard.deadline_attr}' attribute"
-    return f"{deadline}, else {within}" if within else deadline
+    deadline = msg("by the deadline in the start event's '{attr}' attribute", attr=standard.deadline_attr)
+    return msg("{deadline}, else {within}", deadline=deadline, within=within) if within else deadline
 
 
 def _duration_text(value: timedelta, standard: Standard) -> str:
@@ -266,28 +289,28 @@ def _duration_text(value: timedelta, standard: Standard) -> str:
 def _measurable_static(standard: Standard) -> Criterion:
     result = Criterion()
     if standard.within is None and standard.deadline_attr is None:
-        result.note("There is no numeric target: neither within nor deadline_attr is set.", Status.FAIL,
-                    "give within: a duration such as 2m")
+        result.note(msg("There is no numeric target: neither within nor deadline_attr is set."), Status.FAIL,
+                    msg("give within: a duration such as 2m"))
         return result
-    result.note(f"The target is numeric: {_target_text(standard)}, "
-                f"with a goal of {_pct(standard.goal.ratio)} met per {standard.goal.per}.")
+    result.note(msg("The target is numeric: {target}, with a goal of {goal} met per {per}.",
+                    target=_target_text(standard), goal=_pct(standard.goal.ratio), per=PERIOD_WORDS[standard.goal.per]))
     if standard.within is None:
-        result.note(f"A start event without '{standard.deadline_attr}' gets no deadline at all.", Status.WARN,
-                    "add within: as the target for cases that carry no deadline")
+        result.note(msg("A start event without '{attr}' gets no deadline at all.", attr=standard.deadline_attr),
+                    Status.WARN, msg("add within: as the target for cases that carry no deadline"))
     return result
 
 
-_NEEDS_DATA = "Achievable is judged on observed clocks; the YAML alone cannot show it."
+_NEEDS_DATA = msg("Achievable is judged on observed clocks; the YAML alone cannot show it.")
 
 
 def _achievable_static(standard: Standard) -> Criterion:
     result = Criterion(Status.UNKNOWN)
     result.findings.append(_NEEDS_DATA)
     if standard.goal.ratio >= 1:
-        result.note("A goal of 100% allows not a single miss in a whole period.", Status.WARN,
-                    "set goal.ratio below 1, e.g. 0.95")
+        result.note(msg("A goal of 100% allows not a single miss in a whole period."), Status.WARN,
+                    msg("set goal.ratio below 1, e.g. 0.95"))
     elif standard.goal.ratio <= 0:
-        result.note("A goal of 0% promises nothing.", Status.WARN, "set goal.ratio to the share you promise")
+        result.note(msg("A goal of 0% promises nothing."), Status.WARN, msg("set goal.ratio to the share you promise"))
     return result
 
 
@@ -297,38 +320,39 @@ def _relevant_static(standard: Standard) -> Criterion:
     missing = [name for name in ("customer_need", "owner") if not getattr(standard, name)]
     status = {2: Status.PASS, 1: Status.WARN, 0: Status.FAIL}[len(given)]
     if standard.customer_need:
-        result.findings.append(f"Customer need: {standard.customer_need}")
+        result.findings.append(msg("Customer need: {need}", need=standard.customer_need))
     if standard.owner:
-        result.findings.append(f"Owned by '{standard.owner}'.")
+        result.findings.append(msg("Owned by '{owner}'.", owner=standard.owner))
     if len(missing) == 2:
-        result.note("Neither customer_need nor owner is given, so nothing ties the standard to a customer "
-                    "or to a person.", status, "add customer_need (why the customer cares) and owner (the role "
-                    "that answers for it)")
+        result.note(msg("Neither customer_need nor owner is given, so nothing ties the standard to a customer "
+                        "or to a person."), status, msg("add customer_need (why the customer cares) and owner (the "
+                                                        "role that answers for it)"))
     elif missing == ["owner"]:
-        result.note("No owner is given, so no role answers for the standard.", status,
-                    "add owner: the role that answers for this standard")
+        result.note(msg("No owner is given, so no role answers for the standard."), status,
+                    msg("add owner: the role that answers for this standard"))
     elif missing:
-        result.note("No customer_need is given, so nothing says why the customer cares.", status,
-                    "add customer_need: what the customer needs that this time limit protects")
+        result.note(msg("No customer_need is given, so nothing says why the customer cares."), status,
+                    msg("add customer_need: what the customer needs that this time limit protects"))
     return result
 
 
 def _time_bound(standard: Standard, today: date) -> Criterion:
     result = Criterion()
     if standard.within is None and standard.deadline_attr is None:
-        result.note("There is no time limit.", Status.FAIL)
+        result.note(msg("There is no time limit."), Status.FAIL)
     else:
-        result.note(f"The time limit is {_target_text(standard)}; the goal is judged per {standard.goal.per}.")
+        result.note(msg("The time limit is {target}; the goal is judged per {per}.", target=_target_text(standard),
+                        per=PERIOD_WORDS[standard.goal.per]))
     if standard.effective and standard.effective > today:
-        result.note(f"It takes effect on {standard.effective.isoformat()}.")
+        result.note(msg("It takes effect on {date}.", date=standard.effective.isoformat()))
     if standard.review_by is None:
-        result.note("No review_by date is given, so nobody is due to check the standard still fits.", Status.WARN,
-                    "add review_by: the date the owner reviews this standard")
+        result.note(msg("No review_by date is given, so nobody is due to check the standard still fits."),
+                    Status.WARN, msg("add review_by: the date the owner reviews this standard"))
     elif standard.review_by < today:
-        result.note(f"The review date {standard.review_by.isoformat()} has passed.", Status.FAIL,
-                    "review the standard with its owner and set a new review_by")
+        result.note(msg("The review date {date} has passed.", date=standard.review_by.isoformat()), Status.FAIL,
+                    msg("review the standard with its owner and set a new review_by"))
     else:
-        result.note(f"It is due for review by {standard.review_by.isoformat()}.")
+        result.note(msg("It is due for review by {date}.", date=standard.review_by.isoformat()))
     return result
 
 
@@ -342,21 +366,21 @@ class Evaluation:
     version: int
     window: tuple[datetime, datetime]
     criteria: dict[str, Criterion]
-    suggestions: list[str]
+    suggestions: list[Message]
 
     @property
     def grade(self) -> Status:
         return worst(c.status for c in self.criteria.values())
 
-    def to_json(self) -> dict[str, Any]:
-        """SPEC §4's JSON shape, plus the overall ``grade``."""
+    def to_json(self, render: Callable[[Message], str] = str) -> dict[str, Any]:
+        """SPEC §4's JSON shape, plus the overall ``grade``; ``render`` words the findings."""
         start, end = self.window
         return {
             "standard": self.standard,
             "version": self.version,
             "window": {"from": start.isoformat(), "to": end.isoformat()},
-            "criteria": {name: self.criteria[name].to_json() for name in CRITERIA},
-            "suggestions": list(self.suggestions),
+            "criteria": {name: self.criteria[name].to_json(render) for name in CRITERIA},
+            "suggestions": [render(s) for s in self.suggestions],
             "grade": str(self.grade),
         }
 
@@ -371,7 +395,7 @@ def evaluate(
     """Static findings plus the evidence of the window; ``observations`` None means no data."""
     criteria = static_findings(standard, catalogue, today)
     if observations is None:
-        criteria["measurable"].note("No stored events were available for this window.", Status.UNKNOWN)
+        criteria["measurable"].note(msg("No stored events were available for this window."), Status.UNKNOWN)
     else:
         _measurable_data(criteria["measurable"], standard, observations)
         _achievable_data(criteria["achievable"], standard, observations)
@@ -392,28 +416,37 @@ def _measurable_data(result: Criterion, standard: Standard, seen: Observations) 
     stops = {t: counts.get(t, 0) for t in standard.stop}
     for label, seen_types in (("start", starts), ("stop", stops)):
         names = ", ".join(f"'{t}'" for t in seen_types)
-        if not any(seen_types.values()):
-            result.note(f"No {label} event ({names}) was observed in the window.", Status.WARN,
-                        f"check that the floor's devices send the {label} events {names}")
+        listed = ", ".join(f"'{t}' ×{n}" for t, n in seen_types.items())
+        if label == "start" and not any(seen_types.values()):
+            result.note(msg("No start event ({names}) was observed in the window.", names=names), Status.WARN,
+                        msg("check that the floor's devices send the start events {names}", names=names))
+        elif not any(seen_types.values()):
+            result.note(msg("No stop event ({names}) was observed in the window.", names=names), Status.WARN,
+                        msg("check that the floor's devices send the stop events {names}", names=names))
+        elif label == "start":
+            result.note(msg("Start events observed in the window: {listed}.", listed=listed))
         else:
-            listed = ", ".join(f"'{t}' {n} times" for t, n in seen_types.items())
-            result.note(f"{label.capitalize()} events observed in the window: {listed}.")
+            result.note(msg("Stop events observed in the window: {listed}.", listed=listed))
     decided = seen.met + seen.missed + seen.cancelled
     open_ = seen.breached
     if decided + open_:
         coverage = decided / (decided + open_)
         result.numbers["coverage"] = round(coverage, 4)
-        text = (f"{_pct(coverage)} of {decided + open_} started clocks ended met, missed or cancelled; "
-                f"{open_} never stopped")
+        numbers = {"share": _pct(coverage), "started": decided + open_, "open": open_}
         if seen.running or seen.paused:
-            text += f" ({seen.running + seen.paused} still running or paused are left out)"
-        if coverage < MIN_COVERAGE:
-            result.note(text + ".", Status.WARN,
-                        f"find out why {open_} clocks never stopped: is every stop event ({', '.join(standard.stop)}) recorded?")
+            text = msg("{share} of {started} started clocks ended met, missed or cancelled; {open} never stopped "
+                       "({left_out} still running or paused are left out).",
+                       left_out=seen.running + seen.paused, **numbers)
         else:
-            result.note(text + ".")
+            text = msg("{share} of {started} started clocks ended met, missed or cancelled; {open} never stopped.",
+                       **numbers)
+        if coverage < MIN_COVERAGE:
+            result.note(text, Status.WARN, msg("find out why {open} clocks never stopped: is every stop event "
+                                               "({stops}) recorded?", open=open_, stops=", ".join(standard.stop)))
+        else:
+            result.note(text)
     if seen.data_gap:
-        result.note(f"{seen.data_gap} clocks fell in a device data gap and are counted apart.")
+        result.note(msg("{count} clocks fell in a device data gap and are counted apart.", count=seen.data_gap))
 
 
 def _achievable_data(result: Criterion, standard: Standard, seen: Observations) -> None:
@@ -425,28 +458,31 @@ def _achievable_data(result: Criterion, standard: Standard, seen: Observations) 
     result.numbers["observed_ratio"] = round(seen.met / seen.judged, 4) if seen.judged else None
     result.numbers["sustainable_target_s"] = target
     if not seen.judged:
-        result.note("No clock was met, missed or breached in the window, so there is nothing to judge.",
+        result.note(msg("No clock was met, missed or breached in the window, so there is nothing to judge."),
                     Status.UNKNOWN)
     else:
         ratio = seen.met / seen.judged
-        counts = f"{seen.met} met, {seen.missed} missed, {seen.breached} breached"
-        below = ratio < goal.ratio
-        result.note(f"Met {_pct(ratio)} of {seen.judged} clocks ({counts}), "
-                    f"{'below' if below else 'reaching'} the goal of {_pct(goal.ratio)} per {goal.per}.",
-                    Status.FAIL if below else Status.PASS, _retarget(standard, target) if below else None)
+        numbers = {"share": _pct(ratio), "judged": seen.judged, "met": seen.met, "missed": seen.missed,
+                   "breached": seen.breached, "goal": _pct(goal.ratio), "per": PERIOD_WORDS[goal.per]}
+        if ratio < goal.ratio:
+            result.note(msg("Met {share} of {judged} clocks ({met} met, {missed} missed, {breached} breached), "
+                            "below the goal of {goal} per {per}.", **numbers), Status.FAIL, _retarget(standard, target))
+        else:
+            result.note(msg("Met {share} of {judged} clocks ({met} met, {missed} missed, {breached} breached), "
+                            "reaching the goal of {goal} per {per}.", **numbers))
     if target is not None:
-        result.note(f"At the goal of {_pct(goal.ratio)}, the {len(seen.durations_s)} stopped clocks "
-                    f"sustain a target of {_seconds_text(target, standard)}.")
+        result.note(msg("At the goal of {goal}, the {count} stopped clocks sustain a target of {target}.",
+                        goal=_pct(goal.ratio), count=len(seen.durations_s), target=_seconds_text(target, standard)))
 
 
-def _retarget(standard: Standard, target: float | None) -> str:
+def _retarget(standard: Standard, target: float | None) -> Message:
     if target is None:
-        return "find out why the clocks are not met before changing the target"
+        return msg("find out why the clocks are not met before changing the target")
     sustained = _duration_text(timedelta(seconds=_round_up(target)), standard)
     if standard.within is not None and target > standard.within.total_seconds():
-        return (f"set within to {sustained} to match what the floor sustains, "
-                f"or change the work so that {_duration_text(standard.within, standard)} is met")
-    return f"promise deadlines at least {sustained} out, which the floor sustains"
+        return msg("set within to {sustained} to match what the floor sustains, or change the work so that "
+                   "{within} is met", sustained=sustained, within=_duration_text(standard.within, standard))
+    return msg("promise deadlines at least {sustained} out, which the floor sustains", sustained=sustained)
 
 
 def _round_up(seconds: float) -> int:
@@ -465,13 +501,13 @@ def _relevant_feedback(result: Criterion, cases: Sequence[FeedbackCase]) -> None
     made it bad), so the shares are over all judged cases on each side.
     """
     if not any(case.verdict for case in cases):
-        result.findings.append("No feedback events were observed in the window to compare with the clocks.")
+        result.findings.append(msg("No feedback events were observed in the window to compare with the clocks."))
         return
     met = [c for c in cases if c.outcome == "met"]
     missed = [c for c in cases if c.outcome in ("missed", "breached")]
     if len(met) < MIN_FEEDBACK_CASES or len(missed) < MIN_FEEDBACK_CASES:
-        result.note(f"The feedback evidence is too thin: {len(met)} met and {len(missed)} missed cases, "
-                    f"fewer than {MIN_FEEDBACK_CASES} on at least one side.")
+        result.note(msg("The feedback evidence is too thin: {met} met and {missed} missed cases, fewer than "
+                        "{minimum} on at least one side.", met=len(met), missed=len(missed), minimum=MIN_FEEDBACK_CASES))
         return
     share_met, share_missed = _bad_share(met), _bad_share(missed)
     difference = share_missed - share_met
@@ -479,13 +515,14 @@ def _relevant_feedback(result: Criterion, cases: Sequence[FeedbackCase]) -> None
         bad_share_met=round(share_met, 4), bad_share_missed=round(share_missed, 4),
         cases_met=len(met), cases_missed=len(missed), difference=round(difference, 4),
     )
-    shares = (f"{_pct(share_missed)} of {len(missed)} missed cases had a bad verdict against "
-              f"{_pct(share_met)} of {len(met)} met cases ({_points(difference)})")
+    shares = msg("{share_missed} of {missed} missed cases had a bad verdict against {share_met} of {met} met "
+                 "cases ({points} percentage points)", share_missed=_pct(share_missed), missed=len(missed),
+                 share_met=_pct(share_met), met=len(met), points=_points(difference))
     if difference > 0:
-        result.note(f"Missed clocks go with worse feedback: {shares}.")
+        result.note(msg("Missed clocks go with worse feedback: {shares}.", shares=shares))
     else:  # a warn: lowers a pass, leaves a warn or fail as it is
-        result.note(f"Missed clocks show no worse feedback: {shares}.", Status.WARN,
-                    "check with customers whether this time limit is what they care about")
+        result.note(msg("Missed clocks show no worse feedback: {shares}.", shares=shares), Status.WARN,
+                    msg("check with customers whether this time limit is what they care about"))
 
 
 def _bad_share(cases: Sequence[FeedbackCase]) -> float:
@@ -498,8 +535,7 @@ def _pct(ratio: float) -> str:
 
 
 def _points(difference: float) -> str:
-    text = f"{difference * 100:+.1f}".rstrip("0").rstrip(".")
-    return f"{text} percentage points"
+    return f"{difference * 100:+.1f}".rstrip("0").rstrip(".")
 
 
 def _seconds_text(seconds: float, standard: Standard) -> str:

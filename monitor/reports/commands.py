@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from monitor.config import Config, ConfigError
 from monitor.reports.formats import FORMATS, format_of_extension
 from monitor.reports.groups import GROUP_KEYS
+from monitor.i18n import check_language, environment_tag, translator
 from monitor.reports.params import ReportParamError, format_bound, parse_format, report_query
 
 
@@ -83,7 +84,9 @@ class LiveHelpOption(click.Option):
               help="Output format; default taken from the -o file's extension, else json.")
 @click.option("-o", "--output", default="-", type=click.Path(dir_okay=False, allow_dash=True),
               help="File to write (default: standard output).")
-def report(start, end, sites, standards, group_by, fmt, output) -> None:
+@click.option("--lang", "language", default=None, metavar="LANG",
+              help="Language of the CSV/XLSX/PDF words: en or zh-CN (default: from LC_ALL/LANG).")
+def report(start, end, sites, standards, group_by, fmt, output, language) -> None:
     from monitor.registry import Registry
     from monitor.reports.compliance import build_report, site_namer
 
@@ -91,9 +94,12 @@ def report(start, end, sites, standards, group_by, fmt, output) -> None:
     try:
         chosen = parse_format(fmt or (by_extension.name if by_extension else None))
         query = report_query(start, end, sites, standards, group_by)
+        language = check_language(language) if language else environment_tag()
     except ReportParamError as exc:
         option = {"from": "--from", "to": "--to", "group_by": "--group-by"}.get(exc.param, f"--{exc.param}")
-        raise click.BadParameter(exc.message, param_hint=option) from None
+        raise click.BadParameter(translator(environment_tag())(exc.words), param_hint=option) from None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--lang") from None
     if output == "-" and chosen.binary and sys.stdout.isatty():
         raise click.UsageError(f"{chosen.name} is binary: give -o FILE (or redirect standard output)")
     config = _load_config()
@@ -106,12 +112,12 @@ def report(start, end, sites, standards, group_by, fmt, output) -> None:
         registry.reload()
         document = build_report(database, registry.current, query, site_namer(config), daily=chosen.daily)
     except ReportParamError as exc:
-        raise click.BadParameter(exc.message, param_hint=f"--{exc.param}") from None
+        raise click.BadParameter(translator(environment_tag())(exc.words), param_hint=f"--{exc.param}") from None
     except (OperationalError, ProgrammingError) as exc:
         raise _no_schema(exc) from None
     finally:
         database.dispose()
-    payload = chosen.render(document)
+    payload = chosen.render(document, language)
     if output == "-":
         # text ends with a newline (JSON has none of its own); binary goes out as it is
         sys.stdout.buffer.write(payload + (b"\n" if not chosen.binary and not payload.endswith(b"\n") else b""))

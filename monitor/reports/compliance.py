@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Callable
 
+from monitor.core.messages import msg
 from monitor.core.standards import Standard, StandardSet
 from monitor.reports import aggregate
 from monitor.reports.aggregate import GroupStats
@@ -30,7 +31,8 @@ def build_report(db: Database, standards: StandardSet, query: ReportQuery, site_
     with db.read_session() as session:
         for wanted in query.standards:
             if standards.get(wanted) is None and not aggregate.standard_has_clocks(session, wanted):
-                raise ReportParamError("standard", f"standard: no standard {wanted!r} is in force or has clocks")
+                raise ReportParamError("standard", msg("standard: no standard {id} is in force or has clocks",
+                                                       id=repr(wanted)))
         totals, rows = aggregate.report_stats(session, query)
         ids = list(query.standards) or _all_ids(standards, [t.standard for t in totals])
         in_force: dict[str, Standard] = {s: standards.get(s) for s in ids if standards.get(s) is not None}

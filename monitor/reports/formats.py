@@ -13,7 +13,7 @@ from typing import Callable
 
 from monitor.reports.document import ComplianceReport
 
-Renderer = Callable[[ComplianceReport], bytes]
+Renderer = Callable[[ComplianceReport, str], bytes]  # (document, language: "en" or "zh-CN")
 
 
 @dataclass(frozen=True)
@@ -35,27 +35,28 @@ class ReportFormat:
         return f"compliance_{part(document.start)}_{part(document.end)}.{self.extension}"
 
 
-def _json(document: ComplianceReport) -> bytes:
+def _json(document: ComplianceReport, language: str) -> bytes:
+    # The JSON is data for programs: keys and values as the SPEC names them, in every language.
     return json.dumps(document.to_json(), ensure_ascii=False, indent=1).encode("utf-8")
 
 
 # openpyxl and reportlab take a tenth of a second to import: only when a report needs them.
-def _csv(document: ComplianceReport) -> bytes:
+def _csv(document: ComplianceReport, language: str) -> bytes:
     from monitor.reports.tabular import to_csv
 
-    return to_csv(document).encode("utf-8")
+    return to_csv(document, language).encode("utf-8")
 
 
-def _xlsx(document: ComplianceReport) -> bytes:
+def _xlsx(document: ComplianceReport, language: str) -> bytes:
     from monitor.reports.tabular import to_xlsx
 
-    return to_xlsx(document)
+    return to_xlsx(document, language)
 
 
-def _pdf(document: ComplianceReport) -> bytes:
+def _pdf(document: ComplianceReport, language: str) -> bytes:
     from monitor.reports.pdf import to_pdf
 
-    return to_pdf(document)
+    return to_pdf(document, language)
 
 
 FORMATS: dict[str, ReportFormat] = {fmt.name: fmt for fmt in (

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from sqlalchemy import Date, Integer, cast, func, literal_column
 from sqlalchemy.sql import ColumnElement
 
+from monitor.core.messages import Message, msg
 from monitor.store.models import ClockRow
 
 Expression = Callable[[str], ColumnElement]  # dialect name ("sqlite", "postgresql") → SQL
@@ -28,19 +29,19 @@ Expression = Callable[[str], ColumnElement]  # dialect name ("sqlite", "postgres
 @dataclass(frozen=True)
 class GroupKey:
     name: str
-    label: str  # column heading in the spreadsheet
+    label: Message  # column heading in the spreadsheet and the PDF, translated by reports/wording.py
     expression: Expression  # what the clocks are grouped on
     # Turns the grouped value into the answer's value, once per group rather than once per clock.
     answer: Callable[[ColumnElement, str], ColumnElement] | None = None
     cell: Callable[[Any], str] = str  # a value's text in the PDF table
-    missing: str = "–"  # the text of a null value
+    missing: Message | str = "–"  # the text of a null value
     width_mm: float = 17.0  # column width in the PDF table
 
     def answered(self, grouped: ColumnElement, dialect: str) -> ColumnElement:
         return self.answer(grouped, dialect) if self.answer else grouped
 
-    def text(self, value: Any) -> str:
-        return self.missing if value is None else self.cell(value)
+    def text(self, value: Any, words: Callable[[Message | str], str] = str) -> str:
+        return words(self.missing) if value is None else self.cell(value)
 
 
 def _local_date(dialect: str) -> ColumnElement:
@@ -65,11 +66,11 @@ def _week_label(thursday: ColumnElement, dialect: str) -> ColumnElement:
 
 
 GROUP_KEYS: dict[str, GroupKey] = {key.name: key for key in (
-    GroupKey("site", "Site", lambda dialect: ClockRow.site, width_mm=24),
-    GroupKey("day", "Day", lambda dialect: func.substr(ClockRow.start_local, 1, 10), width_mm=20),
-    GroupKey("week", "Week", _iso_week, answer=_week_label, width_mm=17),
-    GroupKey("month", "Month", lambda dialect: func.substr(ClockRow.start_local, 1, 7), width_mm=15),
-    GroupKey("hour", "Hour", lambda dialect: cast(func.substr(ClockRow.start_local, 12, 2), Integer),
+    GroupKey("site", msg("Site"), lambda dialect: ClockRow.site, width_mm=24),
+    GroupKey("day", msg("Day"), lambda dialect: func.substr(ClockRow.start_local, 1, 10), width_mm=20),
+    GroupKey("week", msg("Week"), _iso_week, answer=_week_label, width_mm=17),
+    GroupKey("month", msg("Month"), lambda dialect: func.substr(ClockRow.start_local, 1, 7), width_mm=15),
+    GroupKey("hour", msg("Hour"), lambda dialect: cast(func.substr(ClockRow.start_local, 12, 2), Integer),
              cell=lambda hour: f"{int(hour):02d}:00", width_mm=12),
-    GroupKey("staff", "Staff", lambda dialect: ClockRow.staff, missing="(none)", width_mm=28),
+    GroupKey("staff", msg("Staff"), lambda dialect: ClockRow.staff, missing=msg("(none)"), width_mm=28),
 )}

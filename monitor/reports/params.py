@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterable, Union
 
 from monitor.core.clocks import EARLIEST, LATEST, in_range
+from monitor.core.messages import Message, msg
 from monitor.reports.formats import FORMATS, ReportFormat
 from monitor.reports.groups import GROUP_KEYS
 
@@ -33,10 +34,11 @@ _SPACED_OFFSET = re.compile(r"^(.*T[\d:.]+) (\d{2}:?\d{2})$")
 class ReportParamError(ValueError):
     """A report parameter that cannot be used; ``param`` names it for the 400 answer."""
 
-    def __init__(self, param: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, param: str, message: Message) -> None:
+        super().__init__(str(message))
         self.param = param
-        self.message = message
+        self.words = message  # a message id with parameters, translated where it is shown
+        self.message = str(message)
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,8 @@ def parse_bound(param: str, text: str) -> Bound:
     bound = _parse_bound(param, text.strip())
     if not EARLIEST.date() <= (bound if isinstance(bound, date) and not isinstance(bound, datetime)
                                else bound.date()) < LATEST.date():
-        raise ReportParamError(param, f"{param}: {text.strip()!r} is outside the years 1900 to 8999")
+        raise ReportParamError(param, msg("{param}: {text} is outside the years 1900 to 8999", param=param,
+                                          text=repr(text.strip())))
     return bound
 
 
@@ -61,20 +64,22 @@ def _parse_bound(param: str, text: str) -> Bound:
         try:
             return date.fromisoformat(text)
         except ValueError:
-            raise ReportParamError(param, f"{param}: {text!r} is not a real date") from None
+            raise ReportParamError(param, msg("{param}: {text} is not a real date", param=param,
+                                              text=repr(text))) from None
     spaced = _SPACED_OFFSET.match(text)
     if spaced:
         text = f"{spaced.group(1)}+{spaced.group(2)}"
     try:
         instant = datetime.fromisoformat(text)
     except ValueError:
-        raise ReportParamError(param, f"{param} must be a date (YYYY-MM-DD) or an RFC 3339 timestamp with an "
-                                      f"offset, not {text!r}") from None
+        raise ReportParamError(param, msg("{param} must be a date (YYYY-MM-DD) or an RFC 3339 timestamp with an "
+                                          "offset, not {text}", param=param, text=repr(text))) from None
     if instant.tzinfo is None:
-        raise ReportParamError(param, f"{param}: the timestamp {text!r} has no offset; add Z or ±HH:MM, "
-                                      "or give a date")
+        raise ReportParamError(param, msg("{param}: the timestamp {text} has no offset; add Z or ±HH:MM, or give "
+                                          "a date", param=param, text=repr(text)))
     if not in_range(instant):
-        raise ReportParamError(param, f"{param}: {text!r} is outside the years 1900 to 8999")
+        raise ReportParamError(param, msg("{param}: {text} is outside the years 1900 to 8999", param=param,
+                                          text=repr(text)))
     return instant.astimezone(timezone.utc)
 
 
@@ -95,15 +100,16 @@ def parse_group_by(text: str | Iterable[str] | None) -> tuple[str, ...]:
     keys = parse_list(text)
     unknown = [k for k in keys if k not in GROUP_KEYS]
     if unknown:
-        raise ReportParamError("group_by", f"group_by: unknown key {unknown[0]!r}; choose from "
-                                           f"{', '.join(GROUP_KEYS)}")
+        raise ReportParamError("group_by", msg("group_by: unknown key {key}; choose from {keys}",
+                                               key=repr(unknown[0]), keys=", ".join(GROUP_KEYS)))
     return keys
 
 
 def parse_format(text: str | None, default: str = "json") -> ReportFormat:
     fmt = FORMATS.get((text or default).strip().lower())
     if fmt is None:
-        raise ReportParamError("format", f"format must be one of {', '.join(FORMATS)}, not {text!r}")
+        raise ReportParamError("format", msg("format must be one of {formats}, not {text}",
+                                             formats=", ".join(FORMATS), text=repr(text)))
     return fmt
 
 
@@ -130,7 +136,8 @@ def report_query(start: str | None = None, end: str | None = None, site=None, st
     else:
         reversed_ = _comparable(lower) - timedelta(hours=14) >= _comparable(upper) + timedelta(hours=14)
     if reversed_:
-        raise ReportParamError("to", f"to ({format_bound(upper)}) must be after from ({format_bound(lower)})")
+        raise ReportParamError("to", msg("to ({end}) must be after from ({start})", end=format_bound(upper),
+                                         start=format_bound(lower)))
     return ReportQuery(lower, upper, parse_list(site), parse_list(standard), parse_group_by(group_by))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -14,7 +15,7 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import (
     KeepTogether,
     PageBreak,
@@ -25,21 +26,20 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from monitor.core.messages import msg
 from monitor.reports.document import COUNT_FIELDS, ComplianceReport, StandardReport
 from monitor.reports.groups import GROUP_KEYS
-from monitor.reports.wording import (
-    DEFINITIONS,
-    NOTHING,
-    cell_text,
-    goal_text,
-    percent,
-    periods_text,
-    standard_name,
-    versions_text,
-)
+from monitor.reports.wording import NOTHING, Wording
 
 PAGE = landscape(A4)
-CJK_FONT = "STSong-Light"  # a standard CID font: Chinese site and standard names without embedding a font
+#: A free CJK TrueType font, embedded as a subset so the archive reads the same in every viewer
+#: (a non-embedded CID font shows as empty boxes in many). Debian's fonts-wqy-microhei (.ci/run
+#: installs it); reportlab cannot embed the CFF outlines of Noto CJK's OpenType files.
+CJK_FONT = "WenQuanYiMicroHei"
+CJK_FONT_FILES = (
+    Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
+    Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
+)
 _MAX_CHART_DAYS = 400
 _TABLE_SLICE = 250
 _FIGURE_WIDTHS = {"goal_met": 15 * mm, "compliance": 18 * mm}
@@ -56,14 +56,26 @@ _TABLE_STYLE = TableStyle([
     ("VALIGN", (0, 0), (-1, -1), "TOP"),
     ("ALIGN", (1, 1), (-1, -1), "RIGHT"),
 ])
-_HEADERS = {"met": "met", "missed": "missed", "breached": "breached", "cancelled": "cancelled",
-            "data_gap": "data gap", "compliance": "compliance", "mean_s": "mean s", "p50_s": "p50 s",
-            "p90_s": "p90 s", "p95_s": "p95 s", "max_s": "max s", "goal_met": "goal met"}
+
+class MissingFontError(RuntimeError):
+    pass
+
+
+def cjk_font_file() -> Path:
+    for path in CJK_FONT_FILES:
+        if path.is_file():
+            return path
+    raise MissingFontError("no CJK font for the PDF report: install it with "
+                           "'apt-get install fonts-wqy-microhei' (bash .ci/run does)")
 
 
 def _font_ready() -> None:
     if CJK_FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
+        pdfmetrics.registerFont(TTFont(CJK_FONT, str(cjk_font_file()), subfontIndex=0))
+
+
+def _font_for(text: str, latin: str = "Helvetica") -> str:
+    return latin if all(_helvetica_has(char) for char in text) else CJK_FONT
 
 
 def _helvetica_has(char: str) -> bool:
@@ -104,79 +116,92 @@ def _width(column: str) -> float:
     return GROUP_KEYS[column].width_mm * mm if column in GROUP_KEYS else _FIGURE_WIDTHS.get(column, 17 * mm)
 
 
-def to_pdf(document: ComplianceReport) -> bytes:
+def to_pdf(document: ComplianceReport, language: str = "en") -> bytes:
     _font_ready()
+    words = Wording(language)
     out = io.BytesIO()
+    period = words(msg("{start} to {end}", start=document.start, end=document.end))
     doc = SimpleDocTemplate(out, pagesize=PAGE, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
-                            bottomMargin=15 * mm, title=f"Compliance report {document.start} to {document.end}",
-                            author="smartmon", subject=f"audit chain head {document.chain_head}")
-    story = _title_page(document)
+                            bottomMargin=15 * mm, title=words(msg("Compliance report {period}", period=period)),
+                            author="smartmon", subject=words(msg("audit chain head {head}", head=document.chain_head)),
+                            lang=language)
+    story = _title_page(document, words)
     # A standard without clocks in the period (e.g. another site's, in a site-filtered report) gets
     # one line together with the others, not a page each saying so.
     idle = [entry for entry in document.standards if not any(entry.total.value(f) for f in COUNT_FIELDS)]
     if idle:
-        story.append(_p("No clocks started in the period: " + "; ".join(
-            f"{entry.standard} — {standard_name(entry)}" for entry in idle) + "."))
+        story.append(_p(words(msg("No clocks started in the period: {standards}.", standards="; ".join(
+            f"{entry.standard} — {words.standard_name(entry)}" for entry in idle)))))
     for entry in document.standards:
         if entry not in idle:
-            story += [PageBreak(), *_standard_section(entry, document)]
-    footer = f"smartmon compliance report · {document.start} to {document.end} · chain head {document.chain_head[:16]}…"
+            story += [PageBreak(), *_standard_section(entry, document, words)]
+    footer = words(msg("smartmon compliance report · {period} · chain head {head}…", period=period,
+                       head=document.chain_head[:16]))
 
     def decorate(canvas, doc_template) -> None:
+        page = words(msg("page {number}", number=doc_template.page))
         canvas.saveState()
-        canvas.setFont("Helvetica", 7.5)
         canvas.setFillColor(colors.grey)
+        canvas.setFont(_font_for(footer), 7.5)
         canvas.drawString(15 * mm, 8 * mm, footer)
-        canvas.drawRightString(PAGE[0] - 15 * mm, 8 * mm, f"page {doc_template.page}")
+        canvas.setFont(_font_for(page), 7.5)
+        canvas.drawRightString(PAGE[0] - 15 * mm, 8 * mm, page)
         canvas.restoreState()
 
     doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
     return out.getvalue()
 
 
-def _title_page(document: ComplianceReport) -> list:
-    site_lines = [f"{s.id} — {s.name} ({s.timezone})" for s in document.sites] or ["no clocks started in the period"]
+def _title_page(document: ComplianceReport, words: Wording) -> list:
+    site_lines = ([f"{s.id} — {s.name} ({s.timezone})" for s in document.sites]
+                  or [words(msg("no clocks started in the period"))])
+    grouped = ", ".join(words.heading(k) for k in document.group_by) or words(msg("nothing (one row per standard)"))
     story: list = [
-        _p("Service-standard compliance report", _STYLES["Title"]),
-        _p(f"Period: {document.start} to {document.end} (start in [from, to))", _STYLES["Heading2"]),
-        _p("Sites: " + "; ".join(site_lines)),
-        _p("Grouped by: " + (", ".join(document.group_by) or "nothing (one row per standard)")),
-        _p(f"Generated at {document.generated_at}"),
+        _p(words(msg("Service-standard compliance report")), _STYLES["Title"]),
+        _p(words(msg("Period: {start} to {end} (start in [from, to))", start=document.start, end=document.end)),
+           _STYLES["Heading2"]),
+        _p(words(msg("Sites: {sites}", sites="; ".join(site_lines)))),
+        _p(words(msg("Grouped by: {keys}", keys=grouped))),
+        _p(words(msg("Generated at {time}", time=document.generated_at))),
         Spacer(1, 4 * mm),
-        _p("Audit-chain head this report was built from:", _STYLES["Heading3"]),
+        _p(words(msg("Audit-chain head this report was built from:")), _STYLES["Heading3"]),
         Paragraph(document.chain_head, _HASH),
-        _p("Check it any time with `python -m monitor audit verify` or GET /api/v1/audit/verify: a head "
-           "that differs later means records were appended since; a broken chain means records were altered.",
-           _SMALL),
+        _p(words(msg("Check it any time with `python -m monitor audit verify` or GET /api/v1/audit/verify: a head "
+                     "that differs later means records were appended since; a broken chain means records were "
+                     "altered.")), _SMALL),
         Spacer(1, 4 * mm),
-        _p("Standards versions in force", _STYLES["Heading3"]),
+        _p(words(msg("Standards versions in force")), _STYLES["Heading3"]),
     ]
-    header = ["standard", "name", "file", "version in force", "versions in the clocks", "goal",
-              "compliance (whole period)", "goal periods met"]
-    rows = [[_p(h, _CELL) for h in header]]
+    header = ["standard", "name", "file", "version_in_force", "versions", "goal", "compliance_total",
+              "periods_goal_met"]
+    rows = [[_p(words.heading(h), _CELL) for h in header]]
     for entry in document.standards:
-        rows.append([_p(entry.standard, _CELL), _p(standard_name(entry), _CELL),
+        rows.append([_p(entry.standard, _CELL), _p(words.standard_name(entry), _CELL),
                      _p(entry.file or NOTHING, _CELL), _p(entry.version_in_force or NOTHING, _CELL),
-                     _p(versions_text(entry), _CELL), _p(goal_text(entry), _CELL),
-                     _p(percent(entry.total.counts.compliance), _CELL), _p(periods_text(entry), _CELL)])
+                     _p(words.versions_text(entry), _CELL), _p(words.goal_text(entry), _CELL),
+                     _p(words.percent(entry.total.counts.compliance), _CELL), _p(words.periods_text(entry), _CELL)])
     widths = [45 * mm, 60 * mm, 30 * mm, 20 * mm, 25 * mm, 25 * mm, 25 * mm, 22 * mm]
     story += [Table(rows, colWidths=widths, repeatRows=1, style=_TABLE_STYLE), Spacer(1, 4 * mm),
-              _p(DEFINITIONS, _SMALL)]
+              _p(words.definitions, _SMALL)]
     return story
 
 
-def _standard_section(entry: StandardReport, document: ComplianceReport) -> list:
+def _standard_section(entry: StandardReport, document: ComplianceReport, words: Wording) -> list:
     total = entry.total
-    counts = ", ".join(f"{_HEADERS[f]} {total.value(f)}" for f in COUNT_FIELDS)
+    counts = ", ".join(f"{words.heading(f)} {total.value(f)}" for f in COUNT_FIELDS)
     story: list = [
-        _p(f"{entry.standard} — {standard_name(entry)}", _STYLES["Heading2"]),
-        _p(f"Goal {goal_text(entry)} · version in force {entry.version_in_force or NOTHING} · versions in the "
-           f"clocks {versions_text(entry)} · whole period: {counts}, compliance {percent(total.counts.compliance)}"),
+        _p(f"{entry.standard} — {words.standard_name(entry)}", _STYLES["Heading2"]),
+        _p(words(msg("Goal {goal} · version in force {version} · versions in the clocks {versions} · whole period: "
+                     "{counts}, compliance {compliance}", goal=words.goal_text(entry),
+                     version=entry.version_in_force or NOTHING, versions=words.versions_text(entry), counts=counts,
+                     compliance=words.percent(total.counts.compliance)))),
         Spacer(1, 3 * mm),
     ]
     columns = document.columns
-    header = [_HEADERS.get(c, c) for c in columns]
-    body = [[_cell(cell_text(c, row.value(c))) for c in columns] for row in entry.rows]
+    header = [_cell(words.heading(c)) for c in columns]
+    body = [[_cell(words.cell_text(c, row.value(c))) for c in columns] for row in entry.rows]
+    if not body:
+        story.append(_p(words(msg("No clocks started in the period."))))
     # Fixed widths spare measuring every cell; long tables go in slices, which reportlab splits
     # across pages far faster than one huge table.
     widths = [_width(c) for c in columns]
@@ -187,15 +212,17 @@ def _standard_section(entry: StandardReport, document: ComplianceReport) -> list
         story.append(Table([header, *body[first:first + _TABLE_SLICE]], colWidths=widths, repeatRows=1,
                            style=style, hAlign="LEFT"))
     story.append(Spacer(1, 4 * mm))
-    story.append(KeepTogether([_p("Compliance by day (site-local days)", _STYLES["Heading3"]), _chart(entry)]))
+    story.append(KeepTogether([_p(words(msg("Compliance by day (site-local days)")), _STYLES["Heading3"]),
+                               _chart(entry, words)]))
     if entry.periods:
-        period_rows = [["period", *[_HEADERS[f] for f in COUNT_FIELDS], "compliance", "goal met"]]
-        period_rows += [[p.period, *[str(p.value(f)) for f in COUNT_FIELDS], percent(p.counts.compliance),
-                         cell_text("goal_met", p.goal_met)] for p in entry.periods]
+        period_rows = [[_cell(words.heading(f)) for f in ("period", *COUNT_FIELDS, "compliance", "goal_met")]]
+        period_rows += [[p.period, *[str(p.value(f)) for f in COUNT_FIELDS], words.percent(p.counts.compliance),
+                         _cell(words.cell_text("goal_met", p.goal_met))] for p in entry.periods]
         period_style = TableStyle(_TABLE_STYLE.getCommands())
         period_style.add("ALIGN", (0, 1), (0, -1), "LEFT")
-        story += [Spacer(1, 3 * mm), _p(f"Goal per {entry.goal_per}: {periods_text(entry)} periods met",
-                                          _STYLES["Heading3"]),
+        story += [Spacer(1, 3 * mm), _p(words(msg("Goal per {period}: {met} periods met",
+                                                  period=words.period_word(entry.goal_per),
+                                                  met=words.periods_text(entry))), _STYLES["Heading3"]),
                   Table(period_rows, repeatRows=1, style=period_style, hAlign="LEFT")]
     return story
 
@@ -213,13 +240,13 @@ def _series(entry: StandardReport) -> tuple[list[str], list[float | None]]:
     return days, [None if found.get(d) is None else found[d] * 100 for d in days]
 
 
-def _chart(entry: StandardReport) -> Drawing:
+def _chart(entry: StandardReport, words: Wording) -> Drawing:
     width, height = PAGE[0] - 30 * mm, 62 * mm
     drawing = Drawing(width, height)
     days, values = _series(entry)
     if not any(v is not None for v in values):
-        drawing.add(String(10, height / 2, "No decided clocks in the period: nothing to chart.", fontName="Helvetica",
-                           fontSize=9))
+        empty = words(msg("No decided clocks in the period: nothing to chart."))
+        drawing.add(String(10, height / 2, empty, fontName=_font_for(empty), fontSize=9))
         return drawing
     chart = VerticalBarChart()
     chart.x, chart.y, chart.width, chart.height = 36, 28, width - 50, height - 40
@@ -242,13 +269,14 @@ def _chart(entry: StandardReport) -> Drawing:
             drawing.add(Rect(chart.x + index * slot, chart.y, slot, chart.height, fillColor=colors.HexColor("#EEEEEE"),
                              strokeColor=None))
     if any(v is None for v in values):
-        drawing.add(String(chart.x, height - 6, "grey: no decided clocks that day", fontName="Helvetica", fontSize=7,
-                           fillColor=colors.grey))
+        grey = words(msg("grey: no decided clocks that day"))
+        drawing.add(String(chart.x, height - 6, grey, fontName=_font_for(grey), fontSize=7, fillColor=colors.grey))
     drawing.add(chart)
     if entry.goal_ratio is not None:
         y = chart.y + chart.height * entry.goal_ratio
         drawing.add(Line(chart.x, y, chart.x + chart.width, y, strokeColor=colors.HexColor("#E45756"),
                          strokeWidth=1, strokeDashArray=[4, 2]))
-        drawing.add(String(chart.x + chart.width - 2, y + 2, f"goal {percent(entry.goal_ratio)}",
-                           fontName="Helvetica", fontSize=7, fillColor=colors.HexColor("#E45756"), textAnchor="end"))
+        goal = words(msg("goal {share}", share=words.percent(entry.goal_ratio)))
+        drawing.add(String(chart.x + chart.width - 2, y + 2, goal, fontName=_font_for(goal), fontSize=7,
+                           fillColor=colors.HexColor("#E45756"), textAnchor="end"))
     return drawing

@@ -211,6 +211,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime]
+    #: the page language the user picked in the menu (``en``, ``zh-CN``); None: the browser's
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class WebSession(Base):

@@ -260,6 +260,14 @@ def user_by_id(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
+def user_language(session: Session, user_id: int) -> str | None:
+    return session.scalar(select(User.language).where(User.id == user_id))
+
+
+def set_user_language(session: Session, user_id: int, language: str) -> None:
+    session.execute(update(User).where(User.id == user_id).values(language=language))
+
+
 def tokens(session: Session) -> Sequence[Token]:
     return session.scalars(select(Token).order_by(Token.created_at)).all()
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from flask import render_template
+from flask_babel import gettext
 
 from monitor.api import runtime
 from monitor.api.cases import case_document
@@ -70,8 +71,8 @@ def case(case: str):
     except ApiError as exc:
         if exc.status != 404:
             raise
-        return render_template("pages/error.html", status=404, title="No such case",
-                               message=f"No events are stored for case “{case}”."), 404
+        return render_template("pages/error.html", status=404, title=gettext("No such case"),
+                               message=gettext("No events are stored for case “%(case)s”.", case=case)), 404
     with runtime().db.read_session() as session:
         alerts = [alert_json(r) for r in repository.case_alerts(session, case)]
     names = {s.id: s.name for s in runtime().registry.current.standards}

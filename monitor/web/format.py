@@ -5,9 +5,13 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any, Mapping
 from urllib.parse import quote
 
+from babel.dates import format_datetime, format_time
+from babel.numbers import format_percent
+from flask_babel import get_locale, gettext
 from werkzeug.routing import PathConverter
 
 from monitor.core.standards import Standard
+from monitor.i18n import duration_words, period_word
 
 def case_path(case: str) -> str:
     """A case id as the path after ``/cases/``, every segment percent-encoded.
@@ -63,89 +67,94 @@ def parse_time(value: str | datetime | None) -> datetime | None:
 
 
 def clock_time(value: str | datetime | None, zone: tzinfo) -> str:
-    """``18:02:15``: enough on a page about one visit."""
+    """``6:02:15 PM`` / ``18:02:15``: enough on a page about one visit, in the reader's language."""
     moment = parse_time(value)
-    return moment.astimezone(zone).strftime("%H:%M:%S") if moment else "—"
+    return format_time(moment, "medium", tzinfo=zone, locale=get_locale()) if moment else "—"
 
 
 def day_time(value: str | datetime | None, zone: tzinfo) -> str:
-    """``2026-11-24 18:02:15``."""
+    """``Nov 24, 2026, 6:02:15 PM`` / ``2026年11月24日 18:02:15``."""
     moment = parse_time(value)
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
-
-
-def duration_words(value: timedelta | float | int | None) -> str:
-    """``1 h 5 min``, ``2 min``, ``1 min 30 s``, ``0 s``."""
-    if value is None:
-        return "—"
-    seconds = int(round(value.total_seconds() if isinstance(value, timedelta) else value))
-    sign, seconds = ("−", -seconds) if seconds < 0 else ("", seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")) if n]
-    return sign + (" ".join(parts[:2]) if parts else "0 s")
+    return format_datetime(moment, "medium", tzinfo=zone, locale=get_locale()) if moment else "—"
 
 
 def percent(ratio: float | None) -> str:
-    if ratio is None:
-        return "—"
-    text = f"{ratio * 100:.1f}".rstrip("0").rstrip(".")
-    return f"{text} %"
+    """``95%``, ``92.5%`` in the page's locale."""
+    return "—" if ratio is None else format_percent(ratio, "#,##0.#%", locale=get_locale())
 
 
 def _event(name: str, catalogue: Mapping[str, str]) -> str:
     meaning = catalogue.get(name)
-    return f"‘{name}’ ({meaning[0].lower() + meaning[1:]})" if meaning else f"‘{name}’ (not in any event catalogue)"
+    if not meaning:
+        return gettext("‘%(name)s’ (not in any event catalogue)", name=name)
+    # an English meaning reads on after "(" in lower case; other scripts have no case
+    return gettext("‘%(name)s’ (%(meaning)s)", name=name, meaning=meaning[0].lower() + meaning[1:])
 
 
 def _either(names: tuple[str, ...] | list[str], catalogue: Mapping[str, str]) -> str:
     described = [_event(n, catalogue) for n in names]
-    return described[0] if len(described) == 1 else "the first of " + ", ".join(described[:-1]) + " or " + described[-1]
+    if len(described) == 1:
+        return described[0]
+    return gettext("the first of %(some)s or %(last)s", some=gettext(", ").join(described[:-1]), last=described[-1])
 
 
 def rule_in_words(standard: Standard, catalogue: Mapping[str, str]) -> list[str]:
-    """The standard as sentences a floor manager or an auditor reads without knowing the YAML."""
+    """The standard as sentences a floor manager or an auditor reads without knowing the YAML, in the page's language."""
     lines = []
     if len(standard.start) == 1 and not standard.start[0].unless:
-        lines.append(f"The clock starts at the first {_event(standard.start[0].event, catalogue)} of the case.")
+        lines.append(gettext("The clock starts at the first %(event)s of the case.",
+                             event=_event(standard.start[0].event, catalogue)))
     else:
         options = []
         for candidate in standard.start:
             text = _event(candidate.event, catalogue)
             if candidate.unless:
-                text += f" when there is no ‘{candidate.unless}’"
+                text = gettext("%(event)s when there is no ‘%(unless)s’", event=text, unless=candidate.unless)
             options.append(text)
-        lines.append("The clock starts at the first of these that applies, tried in order: " + "; else ".join(options) + ".")
+        lines.append(gettext("The clock starts at the first of these that applies, tried in order: %(options)s.",
+                             options=gettext("; else ").join(options)))
     if standard.repeat == "each":
-        lines.append(f"Every start event gets its own clock, matched to its stop by the attribute ‘{standard.correlate}’.")
-    lines.append(f"It stops at {_either(standard.stop, catalogue)}.")
-    target = []
-    if standard.deadline_attr:
-        target.append(f"by the deadline written in the start event's ‘{standard.deadline_attr}’ attribute")
-    if standard.within:
-        target.append(("otherwise " if target else "") + f"within {duration_words(standard.within)}")
-    sentence = "The promise: stop " + ", ".join(target)
+        lines.append(gettext("Every start event gets its own clock, matched to its stop by the attribute "
+                             "‘%(attr)s’.", attr=standard.correlate))
+    lines.append(gettext("It stops at %(events)s.", events=_either(standard.stop, catalogue)))
+    within = duration_words(standard.within) if standard.within else None
+    if standard.deadline_attr and within:
+        promise = gettext("The promise: stop by the deadline written in the start event's ‘%(attr)s’ attribute, "
+                          "otherwise within %(duration)s", attr=standard.deadline_attr, duration=within)
+    elif standard.deadline_attr:
+        promise = gettext("The promise: stop by the deadline written in the start event's ‘%(attr)s’ attribute",
+                          attr=standard.deadline_attr)
+    else:
+        promise = gettext("The promise: stop within %(duration)s", duration=within)
     if standard.calendar:
-        sentence += f", counting only the open hours of calendar ‘{standard.calendar.name}’"
-    lines.append(sentence + ".")
+        promise = gettext("%(promise)s, counting only the open hours of calendar ‘%(calendar)s’", promise=promise,
+                          calendar=standard.calendar.name)
+    lines.append(gettext("%(sentence)s.", sentence=promise))
     if standard.warn_after:
-        lines.append(f"A warning goes to the floor after {duration_words(standard.warn_after)}.")
+        lines.append(gettext("A warning goes to the floor after %(duration)s.",
+                             duration=duration_words(standard.warn_after)))
     for step in standard.escalate:
-        unless = "" if step.even_if_acknowledged else " (skipped once the breach is acknowledged)"
-        lines.append(f"Still open {duration_words(step.after)} past the deadline, it escalates to {step.to}{unless}.")
+        if step.even_if_acknowledged:
+            lines.append(gettext("Still open %(duration)s past the deadline, it escalates to %(role)s.",
+                                 duration=duration_words(step.after), role=step.to))
+        else:
+            lines.append(gettext("Still open %(duration)s past the deadline, it escalates to %(role)s (skipped once "
+                                 "the breach is acknowledged).", duration=duration_words(step.after), role=step.to))
     if standard.cancel_on:
         cancel = _either(standard.cancel_on, catalogue)
-        lines.append(f"{cancel[0].upper()}{cancel[1:]} voids the clock.")
+        lines.append(gettext("%(events)s voids the clock.", events=cancel[0].upper() + cancel[1:]))
     if standard.pause_on:
-        lines.append(f"The clock pauses at {_either(standard.pause_on, catalogue)} and resumes at "
-                     f"{_either(standard.resume_on, catalogue)}; the deadline moves out by the pause.")
+        lines.append(gettext("The clock pauses at %(pause)s and resumes at %(resume)s; the deadline moves out by "
+                             "the pause.", pause=_either(standard.pause_on, catalogue),
+                             resume=_either(standard.resume_on, catalogue)))
     if standard.applies_to.sites or standard.applies_to.where:
         scope = []
         if standard.applies_to.sites:
-            scope.append("sites " + ", ".join(standard.applies_to.sites))
+            scope.append(gettext("sites %(sites)s", sites=", ".join(standard.applies_to.sites)))
         if standard.applies_to.where:
-            scope.append("start events with " + ", ".join(f"{k} = {v!r}" for k, v in standard.applies_to.where.items()))
-        lines.append("It applies only to " + " and ".join(scope) + ".")
-    lines.append(f"Goal: {percent(standard.goal.ratio)} of clocks met, judged per {standard.goal.per}.")
+            scope.append(gettext("start events with %(conditions)s",
+                                 conditions=", ".join(f"{k} = {v!r}" for k, v in standard.applies_to.where.items())))
+        lines.append(gettext("It applies only to %(scope)s.", scope=gettext(" and ").join(scope)))
+    lines.append(gettext("Goal: %(share)s of clocks met, judged per %(period)s.", share=percent(standard.goal.ratio),
+                         period=period_word(standard.goal.per)))
     return lines

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from flask import redirect, render_template, request, session, url_for
+from flask_babel import gettext
 
 from monitor.api import runtime, same_origin
 from monitor.auth import check_login
@@ -25,7 +26,7 @@ def login():
         return render_template("pages/login.html", next=target, error=None)
     if not same_origin():
         # Login CSRF: another site must not sign this browser in as someone else.
-        return render_template("pages/login.html", next=target, error="This form must be sent from this site."), 403
+        return render_template("pages/login.html", next=target, error=gettext("This form must be sent from this site.")), 403
     name = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     identity = None
@@ -35,7 +36,7 @@ def login():
     if identity is None:
         _log_failure(name)
         return render_template("pages/login.html", next=target, username=name,
-                               error="Unknown name or wrong password."), 401
+                               error=gettext("Unknown name or wrong password.")), 401
     sign_in(identity)
     log.info("%s (%s) signed in", identity.name, identity.role)
     return redirect(target)
@@ -53,7 +54,7 @@ def _log_failure(name: str) -> None:
 
 @pages.errorhandler(429)
 def too_many_attempts(_exc):
-    message = "Too many failed sign-ins for this name or from this address. Wait a few minutes and try again."
+    message = gettext("Too many failed sign-ins for this name or from this address. Wait a few minutes and try again.")
     return render_template("pages/login.html", next=local_target(request.values.get("next")),
                            username=request.form.get("username", ""), error=message), 429
 

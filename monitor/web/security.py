@@ -14,6 +14,7 @@ from typing import Any, Callable
 from urllib.parse import unquote, urlencode, urlsplit
 
 from flask import redirect, render_template, request, session, url_for
+from flask_babel import gettext
 
 from monitor.api import current_identity, runtime
 from monitor.auth import Identity, identify_token
@@ -54,9 +55,9 @@ def _without_token() -> str:
 
 
 def _forbidden(identity: Identity, roles: tuple[str, ...]) -> Any:
-    return render_template("pages/error.html", status=403, title="Not for your role",
-                           message=f"This page is for {' or '.join(roles)}; you are signed in as "
-                                   f"{identity.name} ({identity.role})."), 403
+    return render_template("pages/error.html", status=403, title=gettext("Not for your role"),
+                           message=gettext("This page is for %(roles)s; you are signed in as %(name)s (%(role)s).",
+                                           roles=" / ".join(roles), name=identity.name, role=identity.role)), 403
 
 
 def _token_sign_in(roles: tuple[str, ...]) -> Any:
@@ -64,8 +65,8 @@ def _token_sign_in(roles: tuple[str, ...]) -> Any:
         identity = identify_token(db_session, request.args["token"], runtime().config.admin_token)
     if identity is None:
         session.clear()
-        return render_template("pages/login.html", error="That link's token is not valid (revoked or mistyped). "
-                                                          "Sign in with your name and password.",
+        return render_template("pages/login.html", error=gettext("That link's token is not valid (revoked or "
+                                                                  "mistyped). Sign in with your name and password."),
                                next=_without_token()), 401
     if not identity.may(roles):
         # No session either: a device token must not become a page session (SPEC §6.1).
@@ -85,8 +86,8 @@ def page(*roles: str) -> Callable:
             identity = current_identity()
             if identity is None:
                 if request.headers.get("Authorization"):
-                    return render_template("pages/error.html", status=401, title="Not signed in",
-                                           message="The bearer token was not accepted."), 401
+                    return render_template("pages/error.html", status=401, title=gettext("Not signed in"),
+                                           message=gettext("The bearer token was not accepted.")), 401
                 return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
             if not identity.may(roles):
                 return _forbidden(identity, roles)

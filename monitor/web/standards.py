@@ -6,10 +6,12 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from flask import render_template
+from flask_babel import gettext
 
 from monitor.api import runtime
 from monitor.api.standards import FILE_NAME
 from monitor.core.standards import Standard
+from monitor.i18n import current_translator, status_word
 from monitor.store import repository
 from monitor.serializers import iso
 from monitor.web import pages
@@ -18,8 +20,11 @@ from monitor.web.security import PEOPLE, page
 
 log = logging.getLogger(__name__)
 
-CRITERIA_LABELS = {"specific": "Specific", "measurable": "Measurable", "achievable": "Achievable",
-                   "relevant": "Relevant", "time_bound": "Time-bound"}
+def criteria_labels() -> dict[str, str]:
+    """The criteria's names in the page's language (plain strings: the page also hands them to smart.js)."""
+    return {"specific": gettext("Specific"), "measurable": gettext("Measurable"), "achievable": gettext("Achievable"),
+            "relevant": gettext("Relevant"), "time_bound": gettext("Time-bound")}
+EDITOR_VERSIONS = 10
 
 
 def static_card(standard: Standard, catalogue: Mapping[str, str]) -> dict[str, Any] | None:
@@ -30,12 +35,12 @@ def static_card(standard: Standard, catalogue: Mapping[str, str]) -> dict[str, A
     try:
         from monitor.core import smart
 
+        words = current_translator()
         criteria = smart.static_findings(standard, catalogue, datetime.now(timezone.utc).date())
         suggestions = list(dict.fromkeys(s for c in criteria.values() for s in c.suggestions))
         return {"grade": str(smart.static_grade(criteria)),
-                "criteria": {name: {"status": str(c.status), "findings": list(c.findings)}
-                             for name, c in criteria.items()},
-                "suggestions": suggestions}
+                "criteria": {name: c.to_json(words) for name, c in criteria.items()},
+                "suggestions": [words(s) for s in suggestions]}
     except Exception:  # noqa: BLE001 - a page shows the rule even when the SMART check breaks
         log.exception("static SMART evaluation of %s failed", standard.id)
         return None
@@ -60,7 +65,7 @@ def standards():
     in_force = runtime().registry.current
     catalogue = in_force.catalogue
     cards = [(s, static_card(s, catalogue)) for s in in_force.standards]
-    return render_template("pages/standards.html", cards=cards, files=_files(), labels=CRITERIA_LABELS)
+    return render_template("pages/standards.html", cards=cards, files=_files(), labels=criteria_labels())
 
 
 @pages.get("/standards/<standard_id>")
@@ -69,11 +74,23 @@ def standard(standard_id: str):
     in_force = runtime().registry.current
     found = in_force.get(standard_id)
     if found is None:
-        return render_template("pages/error.html", status=404, title="No such standard",
-                               message=f"No standard with id “{standard_id}” is in force."), 404
+        return render_template("pages/error.html", status=404, title=gettext("No such standard"),
+                               message=gettext("No standard with id “%(id)s” is in force.", id=standard_id)), 404
     catalogue = in_force.catalogue
     return render_template("pages/standard.html", s=found, rule=rule_in_words(found, catalogue),
-                           card=static_card(found, catalogue), labels=CRITERIA_LABELS)
+                           card=static_card(found, catalogue), labels=criteria_labels(), smart_words=smart_words())
+
+
+def smart_words() -> dict[str, Any]:
+    """What smart.js writes on the card, in the page's language (the findings come translated from the API)."""
+    return {"observed_ratio": gettext("observed share met: %(value)s", value="{}"),
+            "sustainable_target_s": gettext("target the floor sustains at the goal: %(value)s s", value="{}"),
+            "coverage": gettext("coverage: %(value)s", value="{}"),
+            "suggestions": gettext("Suggestions"),
+            "source": gettext("From the YAML and the stored events of %(start)s to %(end)s; overall grade: %(grade)s.",
+                              start="{start}", end="{end}", grade="{grade}"),
+            "unavailable": gettext("From the YAML alone: the data evaluation is not available right now."),
+            "statuses": {status: status_word(status) for status in ("pass", "warn", "fail", "unknown")}}
 
 
 def _no_such_file():

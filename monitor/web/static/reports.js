@@ -6,6 +6,9 @@
   const status = document.getElementById("report-status");
   const body = document.getElementById("report-body");
   const SVG = "http://www.w3.org/2000/svg";
+  // The page's words in its language (monitor/web/reports.py report_words): {name} is filled in.
+  const WORDS = JSON.parse(document.getElementById("report-words").textContent);
+  const w = (key, values = {}) => WORDS[key].replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
   const STATS = new Set(["met", "missed", "breached", "cancelled", "data_gap", "compliance", "mean_s", "p50_s",
                          "p90_s", "p95_s", "max_s", "goal_met"]);
   const W = 800, LABEL = 190, ROW = 28, TOP = 24;
@@ -24,14 +27,14 @@
   };
   const pct = (r) => (r === null || r === undefined ? "—" : `${(r * 100).toFixed(1)} %`);
   const secs = (s) => (s === null || s === undefined ? "—" : s < 120 ? `${Math.round(s)} s` : `${(s / 60).toFixed(1)} min`);
-  const groupLabel = (row) => Object.entries(row).filter(([k]) => !STATS.has(k)).map(([, v]) => v ?? "—").join(" · ") || "whole period";
+  const groupLabel = (row) => Object.entries(row).filter(([k]) => !STATS.has(k)).map(([, v]) => v ?? "—").join(" · ") || w("whole_period");
 
   function chart(standard) {
     const rows = standard.rows || [];
     const height = TOP + ROW * Math.max(rows.length, 1) + 10;
     const scale = (r) => LABEL + (W - LABEL - 60) * r;
     const figure = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${height}`, role: "img",
-                                "aria-label": `Compliance of ${standard.standard}` });
+                                "aria-label": w("compliance_of", { standard: standard.standard }) });
     for (const r of [0, 0.25, 0.5, 0.75, 1]) {
       figure.appendChild(svg("line", { class: "grid", x1: scale(r), x2: scale(r), y1: TOP - 6, y2: height - 6 }));
       figure.appendChild(svg("text", { x: scale(r), y: 14, "text-anchor": "middle" }, `${r * 100} %`));
@@ -43,14 +46,14 @@
       const kind = value === null || value === undefined ? "none" : row.goal_met ? "good" : "bad";
       const bar = svg("rect", { class: `bar-${kind}`, x: LABEL, y, height: ROW - 8, rx: 3,
                                 width: Math.max(value ? scale(value) - LABEL : 0, 2) });
-      bar.appendChild(svg("title", {}, `${groupLabel(row)}: ${pct(value)} (met ${row.met}, missed ${row.missed}, breached ${row.breached})`));
+      bar.appendChild(svg("title", {}, w("bar_title", { group: groupLabel(row), share: pct(value), met: row.met, missed: row.missed, breached: row.breached })));
       figure.appendChild(bar);
       figure.appendChild(svg("text", { x: (value ? scale(value) : LABEL) + 6, y: y + 15 }, pct(value)));
     });
     if (typeof standard.goal_ratio === "number") {
       const x = scale(standard.goal_ratio);
       const goal = svg("line", { class: "goal", x1: x, x2: x, y1: TOP - 6, y2: height - 6 });
-      goal.appendChild(svg("title", {}, `goal ${pct(standard.goal_ratio)}`));
+      goal.appendChild(svg("title", {}, w("goal", { share: pct(standard.goal_ratio) })));
       figure.appendChild(goal);
     }
     return figure;
@@ -80,7 +83,7 @@
     const height = bottom + 10;
     const scale = (r) => LABEL + (W - LABEL - 60) * r;
     const figure = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${height}`, role: "img",
-                                "aria-label": "Compliance of every standard over the period" });
+                                "aria-label": w("compliance_of_all") });
     for (const r of [0, 0.25, 0.5, 0.75, 1]) {
       figure.appendChild(svg("line", { class: "grid", x1: scale(r), x2: scale(r), y1: TOP - 6, y2: height - 6 }));
       figure.appendChild(svg("text", { x: scale(r), y: 14, "text-anchor": "middle" }, `${r * 100} %`));
@@ -93,7 +96,7 @@
       figure.appendChild(label);
       const bar = svg("rect", { class: `bar-${total.goal_met ? "good" : "bad"}`, x: LABEL, y, height: ROW - 8, rx: 3,
                                 width: Math.max(scale(total.compliance) - LABEL, 2) });
-      bar.appendChild(svg("title", {}, `${name}: ${pct(total.compliance)}, goal ${pct(standard.goal_ratio)}`));
+      bar.appendChild(svg("title", {}, w("total_title", { name, share: pct(total.compliance), goal: pct(standard.goal_ratio) })));
       figure.appendChild(bar);
       figure.appendChild(svg("text", { x: scale(total.compliance) + 6, y: y + 15 }, pct(total.compliance)));
       if (typeof standard.goal_ratio === "number") {
@@ -114,7 +117,7 @@
   function table(standard) {
     const t = el("table");
     const head = el("tr");
-    ["Group", "Met", "Missed", "Breached", "Cancelled", "Data gap", "Compliance", "Mean", "p50", "p90", "p95", "Max", "Goal"]
+    WORDS.columns
       .forEach((h, i) => head.appendChild(el("th", i ? "num" : "", h)));
     t.appendChild(el("thead")).appendChild(head);
     const tbody = t.appendChild(el("tbody"));
@@ -122,7 +125,7 @@
       const tr = el("tr");
       [groupLabel(row), row.met, row.missed, row.breached, row.cancelled, row.data_gap, pct(row.compliance),
        secs(row.mean_s), secs(row.p50_s), secs(row.p90_s), secs(row.p95_s), secs(row.max_s),
-       row.goal_met === null || row.goal_met === undefined ? "—" : row.goal_met ? "met" : "not met"]
+       row.goal_met === null || row.goal_met === undefined ? "—" : row.goal_met ? w("goal_met") : w("goal_not_met")]
         .forEach((v, i) => tr.appendChild(el("td", i ? "num" : "", String(v ?? "—"))));
       tbody.appendChild(tr);
     }
@@ -134,27 +137,26 @@
       const report = await response.json().catch(() => ({}));
       if (!response.ok) throw new Error((report.error && report.error.message) || `status ${response.status}`);
       const standards = report.standards || [];
-      status.textContent = `${standards.length} standard${standards.length === 1 ? "" : "s"}, ` +
-        `${String(report.from).slice(0, 10)} to ${String(report.to).slice(0, 10)} (end excluded)` +
-        (report.chain_head ? `; built on audit chain head ${String(report.chain_head).slice(0, 16)}…` : "");
+      status.textContent = w("status", { count: standards.length, from: String(report.from).slice(0, 10),
+                                         to: String(report.to).slice(0, 10) }) +
+        (report.chain_head ? w("status_head", { head: String(report.chain_head).slice(0, 16) }) : "");
       const judged = standards.map((standard) => ({ standard, total: totalOf(standard) })).filter((x) => x.total);
       const idle = standards.filter((standard) => !(standard.rows || []).some((row) => typeof row.compliance === "number"));
       if (judged.length) {
         const overview = el("section", "report-standard");
-        overview.appendChild(el("h2", "", "All standards"));
+        overview.appendChild(el("h2", "", w("all_standards")));
         overview.appendChild(summary(judged));
         body.appendChild(overview);
       }
       if (idle.length) {
-        body.appendChild(el("p", "muted", "No clock was judged in this period for: " +
-                                          idle.map((x) => x.name || x.standard).join(", ") + "."));
+        body.appendChild(el("p", "muted", w("idle", { names: idle.map((x) => x.name || x.standard).join(", ") })));
       }
       for (const standard of standards.filter((x) => !idle.includes(x))) {
         const section = el("section", "report-standard");
         section.dataset.standard = standard.standard;
         const versions = (standard.versions || []).join(", ");
         const title = section.appendChild(el("h2", "", standard.name || standard.standard));
-        title.appendChild(el("small", "muted", ` ${standard.standard}${versions ? ` · version ${versions}` : ""}`));
+        title.appendChild(el("small", "muted", ` ${standard.standard}${versions ? ` · ${w("version", { versions })}` : ""}`));
         section.appendChild(chart(standard));
         section.appendChild(table(standard));
         body.appendChild(section);
@@ -162,7 +164,7 @@
       holder.dataset.loaded = "true";
     })
     .catch((error) => {
-      status.textContent = `The compliance figures could not be loaded: ${error.message}.`;
+      status.textContent = w("failed", { reason: error.message });
       holder.dataset.loaded = "false";
     });
 })();

@@ -4,12 +4,15 @@
   const holder = document.getElementById("smart");
   if (!holder) return;
   const labels = JSON.parse(document.getElementById("smart-labels").textContent);
+  // The page's words in its language (monitor/web/standards.py smart_words); the findings come translated.
+  const words = JSON.parse(document.getElementById("smart-words").textContent);
   const source = document.getElementById("smart-source");
   const NUMBERS = {
-    observed_ratio: (v) => `observed share met: ${(v * 100).toFixed(1)} %`,
-    sustainable_target_s: (v) => `target the floor sustains at the goal: ${Math.round(v)} s`,
-    coverage: (v) => `coverage: ${(v * 100).toFixed(1)} %`,
+    observed_ratio: (v) => words.observed_ratio.replace("{}", `${(v * 100).toFixed(1)}%`),
+    sustainable_target_s: (v) => words.sustainable_target_s.replace("{}", String(Math.round(v))),
+    coverage: (v) => words.coverage.replace("{}", `${(v * 100).toFixed(1)}%`),
   };
+  const statusWord = (status) => words.statuses[status] || status;
 
   function element(tag, className, text) {
     const el = document.createElement(tag);
@@ -25,7 +28,7 @@
       const section = element("section", `criterion status-${c.status}`);
       section.dataset.criterion = name;
       const title = element("h3", "", label + " ");
-      title.appendChild(element("span", `chip status-${c.status}`, c.status));
+      title.appendChild(element("span", `chip status-${c.status}`, statusWord(c.status)));
       section.appendChild(title);
       const items = [...(c.findings || [])];
       for (const [key, text] of Object.entries(NUMBERS)) {
@@ -40,7 +43,7 @@
     }
     if ((evaluation.suggestions || []).length) {
       const section = element("section", "criterion status-unknown");
-      section.appendChild(element("h3", "", "Suggestions"));
+      section.appendChild(element("h3", "", words.suggestions));
       const list = element("ul");
       evaluation.suggestions.forEach((s) => list.appendChild(element("li", "", s)));
       section.appendChild(list);
@@ -55,12 +58,12 @@
       const evaluation = await response.json();
       render(evaluation);
       const w = evaluation.window || {};
-      source.textContent = `From the YAML and the stored events of ${String(w.from || "").slice(0, 10)} to ` +
-        `${String(w.to || "").slice(0, 10)}; overall grade: ${evaluation.grade || "see the criteria"}.`;
+      source.textContent = words.source.replace("{start}", String(w.from || "").slice(0, 10))
+        .replace("{end}", String(w.to || "").slice(0, 10)).replace("{grade}", statusWord(evaluation.grade));
       holder.dataset.loaded = "data";
     })
     .catch(() => {
-      source.textContent = "From the YAML alone: the data evaluation is not available right now.";
+      source.textContent = words.unavailable;
       holder.dataset.loaded = "static";
     });
 })();

@@ -1,0 +1,171 @@
+"""Languages (SPEC §6.1): English and Simplified Chinese through Flask-Babel's gettext catalogues.
+
+The language of a request is ``?lang=``, else the signed-in user's saved choice, else the
+browser's ``Accept-Language``, else English. Tags are the web's (``zh-CN``); Babel's locale
+names (``zh_Hans_CN``) stay inside this module. Dates, times and numbers are formatted in the site's
+default timezone. Outside a request (CLI, report files) ``translator(tag)`` gives the same
+catalogues without Flask.
+"""
+from __future__ import annotations
+
+import gettext
+import os
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Callable, Mapping
+
+from babel import Locale
+from babel.dates import format_date, format_timedelta
+from babel.support import Translations
+from flask import Flask, g, request
+from flask_babel import Babel, get_locale
+
+from monitor.core.messages import Message, msg
+
+TRANSLATIONS = Path(__file__).with_name("translations")
+#: web tag → Babel locale name
+LANGUAGES = {"en": "en", "zh-CN": "zh_Hans_CN"}
+DEFAULT = "en"
+_ALIASES = {"en": "en", "en-us": "en", "en-gb": "en", "zh": "zh-CN", "zh-cn": "zh-CN", "zh-hans": "zh-CN",
+            "zh-hans-cn": "zh-CN", "zh_cn": "zh-CN"}
+
+
+def parse_tag(value: str | None) -> str | None:
+    """``zh-CN``, ``zh_CN``, ``zh``, ``zh_CN.UTF-8`` → ``zh-CN``; ``en…`` → ``en``; else None."""
+    if not value:
+        return None
+    value = value.split(".")[0].split("@")[0].strip().lower()
+    if value in _ALIASES:
+        return _ALIASES[value]
+    return "en" if value.startswith("en") else ("zh-CN" if value.startswith("zh") else None)
+
+
+def request_tag() -> str:
+    """The language of the current request (cached on ``g``)."""
+    if "language" not in g:
+        g.language = (parse_tag(request.args.get("lang")) or _saved_choice()
+                      or parse_tag(request.accept_languages.best_match(("en", "zh-CN", "zh"))) or DEFAULT)
+    return g.language
+
+
+def _saved_choice() -> str | None:
+    from flask import session
+
+    from monitor.api import current_identity, runtime
+    from monitor.store import repository
+
+    from monitor.errors import ApiError
+
+    try:
+        identity = current_identity()
+    except ApiError:  # wording the refusal of this very identity (a cross-site post): no saved choice
+        identity = None
+    if identity is None or identity.user_id is None:
+        return parse_tag(session.get("language"))
+    with runtime().db.read_session() as db_session:
+        return parse_tag(repository.user_language(db_session, identity.user_id))
+
+
+def init_app(app: Flask, timezone: str) -> None:
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
+    app.config["BABEL_DEFAULT_TIMEZONE"] = timezone
+    Babel(app, locale_selector=lambda: LANGUAGES[request_tag()])
+    app.jinja_env.globals.update(html_lang=request_tag, status_word=status_word, period_word=period_word,
+                                 state_word=state_word)
+    app.jinja_env.filters["long_date"] = long_date
+
+
+def long_date(value: date) -> str:
+    """``December 1, 2026`` / ``2026年12月1日``."""
+    return format_date(value, "long", locale=get_locale())
+
+
+#: Clock states, alert kinds and states, notification states: the keys stay in data attributes and CSS.
+STATE_WORDS = {m.id: m for m in (
+    msg("running"), msg("paused"), msg("met"), msg("missed"), msg("breached"), msg("cancelled"), msg("warning"),
+    msg("breach"), msg("escalation"), msg("open"), msg("acknowledged"), msg("resolved"), msg("retracted"),
+    msg("pending"), msg("delivered"), msg("failed"), msg("stopped"))}
+
+
+def state_word(key: str | None) -> str:
+    return current_translator()(STATE_WORDS[key]) if key in STATE_WORDS else (key or "")
+
+
+def period_word(per: str) -> str:
+    """A goal period (``day``, ``week``, ``month``) as the reader says it."""
+    from monitor.core.smart import PERIOD_WORDS
+
+    return current_translator()(PERIOD_WORDS[per]) if per in PERIOD_WORDS else per
+
+
+def status_word(status: str) -> str:
+    """``pass``/``warn``/``fail``/``unknown`` as the reader says it (the CSS classes keep the keys)."""
+    from monitor.core.smart import STATUS_WORDS, Status
+
+    return current_translator()(STATUS_WORDS[Status(status)])
+
+
+def check_language(value: str) -> str:
+    """A ``--lang``/``?lang=`` value, or a one-line error naming the choices."""
+    tag = parse_tag(value)
+    if tag is None:
+        raise ValueError(f"unknown language {value!r}; choose one of {', '.join(LANGUAGES)}")
+    return tag
+
+
+def environment_tag(environ: Mapping[str, str] = os.environ) -> str:
+    """The CLI's language: ``LC_ALL``, then ``LC_MESSAGES``, then ``LANG`` (POSIX order)."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        if environ.get(name):
+            return parse_tag(environ[name]) or DEFAULT
+    return DEFAULT
+
+
+_catalogues: dict[str, gettext.NullTranslations] = {}
+
+
+def catalogue(tag: str) -> gettext.NullTranslations:
+    """The compiled catalogue of a language, without Flask (English: the message ids themselves)."""
+    if tag not in _catalogues:
+        _catalogues[tag] = Translations.load(str(TRANSLATIONS), [LANGUAGES[tag]])
+    return _catalogues[tag]
+
+
+def translator(tag: str) -> Callable[[Message | str], str]:
+    """``render(message)`` in language ``tag``: a Message's id looked up and its parameters filled
+    in (parameters that are Messages themselves are translated too); a plain string is looked up."""
+    gettext_ = catalogue(tag).gettext
+
+    def render(message: Message | str) -> str:
+        if isinstance(message, str):
+            return gettext_(message)
+        params = {k: render(v) if isinstance(v, Message) else v for k, v in message.params.items()}
+        return gettext_(message.id).format(**params)
+
+    return render
+
+
+def current_translator() -> Callable[[Message | str], str]:
+    """The request's language inside a request, else the environment's (CLI)."""
+    from flask import has_request_context
+
+    return translator(request_tag() if has_request_context() else environment_tag())
+
+
+def duration_words(value: timedelta | float | int | None, tag: str | None = None) -> str:
+    """``2 min 30 sec`` / ``2分钟30秒``: whole seconds, the two largest units, in the language."""
+    if value is None:
+        return "—"
+    seconds = int(round(value.total_seconds() if isinstance(value, timedelta) else value))
+    locale = Locale.parse(LANGUAGES[tag]) if tag else get_locale()
+    sign, seconds = ("−", -seconds) if seconds < 0 else ("", seconds)
+    parts = []
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        amount, seconds = divmod(seconds, size)
+        if amount:
+            parts.append(format_timedelta(timedelta(seconds=amount * size), threshold=10 ** 9,
+                                          granularity=unit, format="short", locale=locale))
+    if not parts:
+        parts = [format_timedelta(timedelta(0), granularity="second", format="short", locale=locale)]
+    joiner = "" if str(locale).startswith("zh") else " "
+    return sign + joiner.join(parts[:2])
