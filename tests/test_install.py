@@ -115,3 +115,18 @@ def test_the_test_venv_has_what_constraints_pin():
         assert metadata.version(name) == pins[name], (f"{name} {metadata.version(name)} is installed but constraints.txt pins {pins[name]}: "
             "install with  python -m pip install -e '.[test]' -c constraints.txt")
     assert sys.version_info >= (3, 11)
+
+
+def test_the_bare_install_carries_pages_assets_catalogues_and_migrations(bare_python):
+    """A wheel holds what the service reads at run time besides its modules."""
+    script = ("import pathlib, monitor.web, monitor.store\n"
+              "web = pathlib.Path(monitor.web.__file__).parent\n"
+              "root = web.parent\n"
+              "wanted = [web / 'templates/pages/base.html', web / 'templates/pages/board.html',\n"
+              "          web / 'static/smartmon.css', web / 'static/tablet.js',\n"
+              "          root / 'translations/zh_Hans_CN/LC_MESSAGES/messages.mo',\n"
+              "          root / 'store/migrations/env.py', root / 'store/migrations/versions/0001_initial_schema.py']\n"
+              "print([str(p.relative_to(root)) for p in wanted if not p.exists()])\n")
+    done = run_bare(bare_python, "-c", script)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
