@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterable
 
 from monitor.core.durations import format_duration
 from monitor.core.standards import Standard
@@ -69,3 +69,8 @@ def standard_json(standard: Standard) -> dict[str, Any]:
         "owner": standard.owner, "customer_need": standard.customer_need,
         "review_by": standard.review_by.isoformat() if standard.review_by else None,
     }
+
+
+def case_json(case: str, events: Iterable[Any], clocks: Iterable[Any]) -> dict[str, Any]:
+    """SPEC §6 ``GET /cases/{case}``: the case's events and every clock judged on them."""
+    return {"case": case, "events": [event_json(e) for e in events], "clocks": [clock_json(c) for c in clocks]}

@@ -8,10 +8,8 @@ from flask import render_template
 from flask_babel import gettext
 
 from monitor.api import runtime
-from monitor.api.cases import case_document
-from monitor.errors import ApiError
+from monitor.serializers import alert_json, case_json
 from monitor.store import repository
-from monitor.serializers import alert_json
 from monitor.web import pages
 from monitor.web.format import parse_time
 from monitor.web.security import PEOPLE, page
@@ -66,14 +64,12 @@ def timeline(document: dict, names: dict[str, str], now: datetime) -> dict:
 @pages.get("/cases/<case:case>", merge_slashes=False)
 @page(*PEOPLE)
 def case(case: str):
-    try:
-        document = case_document(case)
-    except ApiError as exc:
-        if exc.status != 404:
-            raise
-        return render_template("pages/error.html", status=404, title=gettext("No such case"),
-                               message=gettext("No events are stored for case “%(case)s”.", case=case)), 404
     with runtime().db.read_session() as session:
+        events = repository.case_events(session, case)
+        if not events:
+            return render_template("pages/error.html", status=404, title=gettext("No such case"),
+                                   message=gettext("No events are stored for case “%(case)s”.", case=case)), 404
+        document = case_json(case, events, repository.case_clocks(session, case))
         alerts = [alert_json(r) for r in repository.case_alerts(session, case)]
     names = {s.id: s.name for s in runtime().registry.current.standards}
     site = document["events"][0]["site"]
