@@ -273,3 +273,16 @@ def test_cli_messages_follow_lang(tmp_path, lang, expected):
     assert created.exit_code == 0, created.output
     assert created.stdout.strip().splitlines()[-1] == {"zh_CN.UTF-8": "用户 mei（manager）已创建",
                                                        "en_US.UTF-8": "user mei (manager) created"}[lang]
+
+
+def test_the_board_speaks_chinese_to_a_chinese_screen(client, admin):
+    """The board's own words, the script's too (its strings block), follow the page's language."""
+    chinese = client.get("/?lang=zh-CN", headers=admin).get_data(as_text=True)
+    assert '<html lang="zh-CN"' in chinese
+    for words in ("未处理告警", "进行中的计时", "全部门店", "提醒：关"):
+        assert words in chinese, words
+    import json
+    script = json.loads(re.search(r'id="board-strings">(.*?)</script>', chinese, re.S).group(1))
+    assert script["ack_prompt"].startswith("确认告警。") and script["late"] == "超时 %(time)s"
+    english = client.get("/?lang=en", headers=admin).get_data(as_text=True)
+    assert "Open alerts" in english and "未处理告警" not in english

@@ -11,7 +11,9 @@
   const STALE_AFTER_MS = 15000;          // stream down this long: say so loudly, the board is not live
   const ALARM_KEY = "smartmon.board.alarm";  // per screen: localStorage belongs to this browser
   const ALARMING = new Set(["breach", "escalation"]);
-  const KIND = { warning: "Warning", breach: "Breach", escalation: "Escalation" };
+  const WORDS = JSON.parse(document.getElementById("board-strings").textContent);
+  const fill = (text, values) => text.replace(/%\((\w+)\)s/g, (_, name) => values[name]);
+  const KIND = { warning: WORDS.warning, breach: WORDS.breach, escalation: WORDS.escalation };
   // Time since the alert fell due: for a breach that is how late the table is.
   const since = (kind, ms) => (kind === "breach" ? `late ${span(ms)}` : `${span(ms)} ago`);
 
@@ -97,7 +99,7 @@
   let alarmOn = false;
   try { alarmOn = window.localStorage.getItem(ALARM_KEY) === "on"; } catch (error) { /* storage blocked */ }
   function showAlarmSetting() {
-    alarmToggle.textContent = `Alarm: ${alarmOn ? "on" : "off"}`;
+    alarmToggle.textContent = alarmOn ? WORDS.alarm_on : WORDS.alarm_off;
     alarmToggle.setAttribute("aria-pressed", String(alarmOn));
     document.body.dataset.alarm = alarmOn ? "on" : "off";
   }
@@ -149,9 +151,9 @@
     const ids = (el.dataset.openIds || "").split(" ").filter(Boolean);
     const what = `${KIND[el.dataset.kind] || el.dataset.kind}: ${names[el.dataset.standard] || el.dataset.standard}, ${field(el, "case").textContent}`;
     // One click acknowledges every open alert of the clock (SPEC §6.1); Cancel leaves them open.
-    const answer = window.prompt(`${what}\n\nAcknowledging. Note for the team (optional), e.g. “on my way”:`, "");
+    const answer = window.prompt(`${what}\n\n${WORDS.ack_prompt}`, "");
     if (answer === null) {
-      say("Not acknowledged.");
+      say(WORDS.not_acked);
       return;
     }
     const note = answer.trim();
@@ -168,16 +170,16 @@
         if (response.status === 401) return toLogin();
         // 409: it resolved or was acknowledged meanwhile; nothing left to do for it.
         if (!response.ok && response.status !== 409) {
-          let message = `The monitor refused (${response.status}).`;
+          let message = fill(WORDS.refused, { status: response.status });
           try { message = (await response.json()).error.message || message; } catch (error) { /* not JSON */ }
           failures.push(message);
         }
       } catch (error) {
-        failures.push("Could not reach the monitor.");
+        failures.push(WORDS.unreachable);
       }
     }
     button.disabled = false;
-    if (failures.length) say(`${failures[0]} Not everything was acknowledged; try again.`);
+    if (failures.length) say(`${failures[0]} ${WORDS.partly}`);
     refreshAlerts();
   }
 
@@ -204,7 +206,7 @@
     source.addEventListener("open", () => {
       const wasLost = lostSince !== null;
       lostSince = null;
-      setLive("open", "live");
+      setLive("open", WORDS.live);
       if (wasLost) { refreshAlerts(); refreshClocks(); }
     });
     source.addEventListener("alert", (event) => {
@@ -217,7 +219,7 @@
     });
     source.addEventListener("error", async () => {
       lostSince = lostSince || Date.now();
-      setLive("lost", "reconnecting…");
+      setLive("lost", WORDS.reconnecting);
       if (source.readyState !== EventSource.CLOSED) return;  // the browser retries by itself
       // Closed for good (an HTTP error): signed out, or the server is down. Find out which.
       try {
@@ -261,7 +263,7 @@
       if (left < 0) look = "breached";
       else if (!Number.isNaN(warnAt) && t >= warnAt) look = "warning";
       el.dataset.look = look;
-      field(el, "left").textContent = left < 0 ? `${span(left)} late` : span(left);
+      field(el, "left").textContent = left < 0 ? fill(WORDS.late, { time: span(left) }) : span(left);
     }
     stale.hidden = !(lostSince && Date.now() - lostSince > STALE_AFTER_MS);
     document.body.classList.toggle("stale", !stale.hidden);
