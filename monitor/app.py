@@ -36,12 +36,13 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
         runtime.prepare()
     app.extensions["smartmon"] = runtime
     from monitor.web import sessions, throttle
+    from monitor.web.errors import http_error_page
     from monitor.web.security import secure_headers
 
     app.secret_key = sessions.shared_secret(runtime.db, config.web.secret_key)
     logs.hide(app.secret_key)
     sessions.init_app(app, runtime.db, config, app.secret_key)
-    errors.init_app(app)
+    errors.init_app(app, page_error=http_error_page)
     i18n.init_app(app, config.default_timezone.key)
     app.after_request(secure_headers)
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from flask import Flask, jsonify, request
 
 from monitor.core.messages import Message, msg
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,8 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.path in ("/healthz", "/metrics") or request.accept_mimetypes.best == "application/json"
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, page_error: Callable[[HTTPException], Any]) -> None:
+    """JSON errors for the API; ``page_error`` answers an HTTP error a browser asked a page for."""
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         return error_body(exc.status, exc.code, exc.message, exc.details)
@@ -43,11 +44,13 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         if not _wants_json():
-            return exc
+            return page_error(exc)
         code = (exc.name or "error").lower().replace(" ", "_")
         return error_body(exc.code or 500, code, exc.description or exc.name)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
+        if not _wants_json():
+            return page_error(InternalServerError())
         return error_body(500, "internal_error", msg("the server hit an unexpected error; it was logged"))

@@ -481,7 +481,7 @@ def test_the_history_page_shows_every_version_with_author_time_and_diff(client, 
     history = page(client.get("/standards/files/floor.yaml/history"))
     sections = history.find_all("section", **{"class": "version"})
     assert [s.attrs["data-version"] for s in sections] == ["3", "2", "1"]
-    assert [s.find("b").all_text() for s in sections] == ["olga", "olga", "file"]
+    assert [s.find("b").all_text() for s in sections] == ["olga", "olga", "the standards directory"]  # version 1 was read from its file
     added = [span.all_text() for span in sections[0].find_all("span", **{"class": "add"})]
     removed = [span.all_text() for span in sections[0].find_all("span", **{"class": "del"})]
     assert added == ["+    within: 4m"] and removed == ["-    within: 3m"]

@@ -15,6 +15,7 @@ from typing import Any
 from flask import render_template, request
 
 from monitor.api import runtime
+from monitor.i18n import state_word
 from monitor.store import repository
 from monitor.serializers import iso
 from monitor.web import pages
@@ -23,7 +24,6 @@ from monitor.web.security import PEOPLE, page
 
 #: A wall screen has room for this many clocks; the rest are counted.
 CLOCKS_SHOWN = 24
-KIND_LABELS = {"warning": "Warning", "breach": "Breach", "escalation": "Escalation"}
 
 
 def _site() -> str | None:
@@ -42,7 +42,7 @@ def _card(group: repository.ClockAlerts) -> dict[str, Any]:
     return {"id": lead.id, "kind": lead.kind, "case": group.case, "key": group.key, "standard": group.standard, "state": group.state,
             "site": group.site, "due_at": iso(lead.due_at), "due_local": local_hm(lead.due_at, zone), "to": lead.to,
             "label": case_label(group.case, group.attrs), "open_ids": group.open_ids,
-            "also": [KIND_LABELS.get(k, k) for k in earlier],
+            "also": [state_word(k) for k in earlier],
             "acknowledged": [(a.acknowledged_by, a.note) for a in acknowledged]}
 
 

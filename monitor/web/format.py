@@ -8,9 +8,11 @@ from urllib.parse import quote
 from babel.dates import format_datetime, format_time
 from babel.numbers import format_percent
 from flask_babel import get_locale, gettext
+from flask_babel import lazy_gettext as _l
 from werkzeug.routing import PathConverter
 
 from monitor.core.standards import Standard
+from monitor.registry import FILE_AUTHOR
 from monitor.i18n import duration_words, period_word
 
 def case_path(case: str) -> str:
@@ -35,23 +37,30 @@ class CaseConverter(PathConverter):
     part_isolating = False  # werkzeug would infer True from a regex without "/"
 
 
-#: start-event attributes that name the place or ticket a person knows a case by, in order of preference
-LABEL_ATTRS = (("table", "Table"), ("ticket", "Ticket"), ("place", ""), ("ticket_number", "Ticket"))
+#: start-event attributes that name the place or ticket a person knows a case by, in order of preference,
+#: with the words around the value (a place's name stands alone)
+LABEL_ATTRS = (("table", _l("Table %(value)s")), ("ticket", _l("Ticket %(value)s")), ("place", None),
+               ("ticket_number", _l("Ticket %(value)s")))
 LABEL_MAX = 24
 
 
 def case_label(case: str, attrs: Mapping[str, Any] | None) -> str:
-    """What the floor calls a case: ``Table 8``, ``Ticket A017``, else the case id shortened.
+    """What the floor calls a case: ``Table 8``/``8号桌``, ``Ticket A017``, else the case id shortened.
 
     Case ids carry a UTC time after ``/`` (``table-8/2026-12-01T10:02:07``) that nobody on the
     floor reads; the part before it is the name, cut to a board-friendly length.
     """
-    for name, word in LABEL_ATTRS:
+    for name, words in LABEL_ATTRS:
         value = (attrs or {}).get(name)
         if value not in (None, ""):
-            return f"{word} {value}".strip()
+            return words % {"value": value} if words else str(value)
     head = case.split("/", 1)[0] or case
     return head if len(head) <= LABEL_MAX else head[:LABEL_MAX - 1] + "…"
+
+
+def author_word(author: str) -> str:
+    """Who saved a version: a user's name, or the standards directory for a version read from its file."""
+    return gettext("the standards directory") if author == FILE_AUTHOR else author
 
 
 def local_hm(value: str | datetime | None, zone: tzinfo) -> str:

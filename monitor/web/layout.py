@@ -38,6 +38,7 @@ pages.add_app_template_filter(fmt.percent, "percent")
 pages.add_app_template_filter(fmt.clock_time, "clock_time")
 pages.add_app_template_filter(fmt.day_time, "day_time")
 pages.add_app_template_filter(fmt.case_path, "case_path")
+pages.add_app_template_filter(fmt.author_word, "author_word")
 
 
 @pages.route("/language", methods=["POST"])

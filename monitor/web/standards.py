@@ -15,7 +15,8 @@ from monitor.i18n import current_translator, status_word
 from monitor.store import repository
 from monitor.serializers import iso
 from monitor.web import pages
-from monitor.web.format import rule_in_words
+from monitor.registry import FILE_AUTHOR
+from monitor.web.format import author_word, rule_in_words
 from monitor.web.security import PEOPLE, page
 
 log = logging.getLogger(__name__)
@@ -93,9 +94,50 @@ def smart_words() -> dict[str, Any]:
             "statuses": {status: status_word(status) for status in ("pass", "warn", "fail", "unknown")}}
 
 
+def backtest_words() -> dict[str, str]:
+    """What backtest.js, editor.js and history.js share, in the page's language; ``{name}`` is filled in by the script."""
+    return {"title": gettext("Back-test over the last %(days)s days (%(start)s to %(end)s), proposed vs current:",
+                             days="{days}", start="{from}", end="{to}"),
+            "no_standards": gettext("The file has no standards."),
+            "headings": [gettext("Standard"), gettext("Current"), gettext("Proposed"), gettext("Change"),
+                         gettext("Clocks (proposed)")],
+            "counts": gettext("%(met)s met · %(missed)s missed · %(open)s open · %(cancelled)s cancelled",
+                              met="{met}", missed="{missed}", open="{open}", cancelled="{cancelled}"),
+            "new_standard": gettext("new standard"),
+            "first_cases": gettext("%(counts)s (first cases only)", counts="{counts}"),
+            "points": gettext("%(change)s pt", change="{change}"),
+            "replaying": gettext("Replaying the stored events…"),
+            "refused": gettext("The monitor refused (%(status)s).", status="{status}"),
+            "unreachable": gettext("Could not reach the monitor.")}
+
+
+def editor_words() -> dict[str, str]:
+    """What editor.js writes, in the page's language."""
+    return {"position": gettext("line %(line)s, column %(column)s", line="{line}", column="{column}"),
+            "refused": gettext("Refused"),
+            "problems_one": gettext("%(message)s — 1 problem:", message="{message}"),
+            "problems_many": gettext("%(message)s — %(count)s problems:", message="{message}", count="{count}"),
+            "saving": gettext("Saving…"),
+            "not_saved": gettext("Could not reach the monitor; nothing was saved."),
+            "saved": gettext("Saved as version %(version)s; in force now and written to the standards directory.",
+                             version="{version}"),
+            "saved_over": gettext("Saved as version %(version)s (you edited version %(was)s); in force now and "
+                                  "written to the standards directory.", version="{version}", was="{was}"),
+            "editing": gettext("Editing version %(version)s.", version="{version}"),
+            "conflict": gettext("Not saved: someone else saved version %(current)s (%(author)s, %(at)s) after you "
+                                "opened version %(version)s. Your text is still here. Look at theirs, then save yours "
+                                "over it if it should win.", current="{current}", author="{author}", at="{at}",
+                                version="{version}"),
+            "conflict_unknown": gettext("Not saved: someone else saved a newer version after you opened version "
+                                        "%(version)s. Your text is still here. Look at theirs, then save yours over it "
+                                        "if it should win.", version="{version}"),
+            "replaying": gettext("Replaying the stored events through your text and the version in force…"),
+            "authors": {FILE_AUTHOR: author_word(FILE_AUTHOR)}}
+
+
 def _no_such_file():
-    return render_template("pages/error.html", status=404, title="No such file",
-                           message="A standards file name looks like restaurant.yaml."), 404
+    return render_template("pages/error.html", status=404, title=gettext("No such file"),
+                           message=gettext("A standards file name looks like restaurant.yaml.")), 404
 
 
 @pages.get("/standards/files/<name>/edit")
@@ -108,7 +150,8 @@ def edit_file(name: str):
         current = repository.latest_version(session, name)
     text = current.text if current else ""
     return render_template("pages/editor.html", name=name, text=text,
-                           version=versions[0].version if versions else 0, versions=versions)
+                           version=versions[0].version if versions else 0, versions=versions,
+                           editor_words=editor_words(), backtest_words=backtest_words())
 
 
 @pages.get("/standards/files/<name>/history")
@@ -122,4 +165,4 @@ def file_history(name: str):
     if not versions:
         return _no_such_file()
     return render_template("pages/history.html", name=name, versions=versions,
-                           texts={v.version: v.text for v in versions})
+                           texts={v.version: v.text for v in versions}, backtest_words=backtest_words())

@@ -1,10 +1,14 @@
 // Back-test a standards file's text against the version in force (POST /api/v1/standards/backtest)
-// and draw proposed vs current compliance per standard. Shared by the editor and the history page.
+// and draw proposed vs current compliance per standard. Shared by the editor and the history page;
+// the words come in the page's language from the #backtest-words block.
 (() => {
   "use strict";
   const DAYS = 28;
+  const WORDS = JSON.parse(document.getElementById("backtest-words").textContent);
+  const say = (template, values = {}) => template.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
   const pct = (c) => (c && c.compliance !== null && c.compliance !== undefined ? `${(c.compliance * 100).toFixed(1)} %` : "—");
-  const counts = (c) => (c ? `${c.met} met · ${c.missed} missed · ${c.breached} open · ${c.cancelled} cancelled` : "new standard");
+  const counts = (c) => (c ? say(WORDS.counts, { met: c.met, missed: c.missed, open: c.breached, cancelled: c.cancelled })
+    : WORDS.new_standard);
 
   function cell(row, text, name) {
     const td = document.createElement("td");
@@ -28,11 +32,11 @@
     container.replaceChildren();
     const title = document.createElement("p");
     title.className = "backtest-title";
-    title.textContent = `Back-test over the last ${DAYS} days (${body.window.from} to ${body.window.to}), proposed vs current:`;
+    title.textContent = say(WORDS.title, { days: DAYS, from: body.window.from, to: body.window.to });
     container.appendChild(title);
     const table = document.createElement("table");
     const head = table.createTHead().insertRow();
-    for (const label of ["Standard", "Current", "Proposed", "Change", "Clocks (proposed)"]) {
+    for (const label of WORDS.headings) {
       const th = document.createElement("th");
       th.textContent = label;
       head.appendChild(th);
@@ -46,12 +50,12 @@
       cell(row, pct(s.proposed), "proposed");
       const before = s.current && s.current.compliance, after = s.proposed.compliance;
       const change = before === null || before === undefined || after === null ? "—"
-        : `${after >= before ? "+" : ""}${((after - before) * 100).toFixed(1)} pt`;
+        : say(WORDS.points, { change: `${after >= before ? "+" : ""}${((after - before) * 100).toFixed(1)}` });
       cell(row, change, "change");
-      cell(row, `${counts(s.proposed)}${s.truncated ? " (first cases only)" : ""}`);
+      cell(row, s.truncated ? say(WORDS.first_cases, { counts: counts(s.proposed) }) : counts(s.proposed));
     }
     container.appendChild(table);
-    if (!body.standards.length) title.textContent += " the file has no standards.";
+    if (!body.standards.length) title.textContent += ` ${WORDS.no_standards}`;
     container.hidden = false;
   }
 
@@ -65,5 +69,8 @@
     box.hidden = !(warnings && warnings.length);
   }
 
-  window.smartmonBacktest = { run, render, warn };
+  // What a failed back-test or save says: the monitor's own (translated) message, else its status.
+  const refusal = (body, status) => (body.error && body.error.message) || say(WORDS.refused, { status });
+
+  window.smartmonBacktest = { run, render, warn, say, refusal, words: WORDS };
 })();

@@ -13,13 +13,16 @@
   const saveButton = document.getElementById("save");
   const warnings = document.getElementById("warnings");
   const result = document.getElementById("backtest-result");
-  const { run, render, warn } = window.smartmonBacktest;
+  const { run, render, warn, say, refusal, words } = window.smartmonBacktest;
+  const WORDS = JSON.parse(document.getElementById("editor-words").textContent);
+  const lang = document.documentElement.lang;
+  const savedAt = (iso) => new Date(iso).toLocaleString(lang, { timeZone: "UTC" });
   let version = form.dataset.version;          // the ETag we edit from: "0" for a new file
   let saved = area.value;
 
   function where() {
     const before = area.value.slice(0, area.selectionStart).split("\n");
-    position.textContent = `line ${before.length}, column ${before[before.length - 1].length + 1}`;
+    position.textContent = say(WORDS.position, { line: before.length, column: before[before.length - 1].length + 1 });
   }
   ["keyup", "click", "select", "input"].forEach((e) => area.addEventListener(e, where));
 
@@ -39,8 +42,9 @@
   function showProblems(body) {
     problems.replaceChildren();
     const details = (body.error && body.error.details) || [];
+    const message = (body.error && body.error.message) || WORDS.refused;
     document.getElementById("problems-title").textContent =
-      `${(body.error && body.error.message) || "Refused"} — ${details.length} problem${details.length === 1 ? "" : "s"}:`;
+      say(details.length === 1 ? WORDS.problems_one : WORDS.problems_many, { message, count: details.length });
     for (const d of details) {
       const item = document.createElement("li");
       const jump = document.createElement("button");
@@ -57,7 +61,7 @@
 
   async function save(ifMatch) {
     saveButton.disabled = true;
-    status.textContent = "Saving…";
+    status.textContent = WORDS.saving;
     problemsBox.hidden = true;
     conflict.hidden = true;
     let response;
@@ -69,7 +73,7 @@
         body: area.value,
       });
     } catch (error) {
-      status.textContent = "Could not reach the monitor; nothing was saved.";
+      status.textContent = WORDS.not_saved;
       saveButton.disabled = false;
       return;
     }
@@ -81,9 +85,8 @@
       version = String(body.version);
       form.dataset.version = version;
       saved = area.value;
-      status.textContent = `Saved as version ${version}${was !== "0" ? ` (you edited version ${was})` : ""}; ` +
-        "in force now and written to the standards directory.";
-      document.getElementById("editing").textContent = `Editing version ${version}.`;
+      status.textContent = say(was !== "0" ? WORDS.saved_over : WORDS.saved, { version, was });
+      document.getElementById("editing").textContent = say(WORDS.editing, { version });
       warn(warnings, body.warnings);
       listVersions();
       return;
@@ -92,23 +95,21 @@
     if (response.status === 422) return showProblems(body);
     if (response.status === 412) return showConflict();
     if (response.status === 401) { window.location.assign("/login?next=" + encodeURIComponent(location.pathname)); return; }
-    status.textContent = (body.error && body.error.message) || `The monitor refused (${response.status}).`;
+    status.textContent = refusal(body, response.status);
   }
 
   async function showConflict() {
-    let current = "a newer version";
-    let author = "";
+    let latest = null;
     try {
       const head = await fetch(form.dataset.url, { credentials: "same-origin" });
       const tag = (head.headers.get("ETag") || "").replace(/"/g, "");
-      if (tag) { current = `version ${tag}`; conflict.dataset.current = tag; }
+      if (tag) conflict.dataset.current = tag;
       const history = await fetch(`${form.dataset.url}/versions?limit=1`, { credentials: "same-origin" });
-      const latest = (await history.json()).items[0];
-      if (latest) author = ` by ${latest.author} at ${latest.created_at}`;
+      latest = (await history.json()).items[0] || null;
     } catch (error) { /* the message still says what happened */ }
-    document.getElementById("conflict-text").textContent =
-      `Not saved: someone else saved ${current}${author} after you opened version ${version}. ` +
-      "Your text is still here. Look at theirs, then save yours over it if it should win.";
+    document.getElementById("conflict-text").textContent = latest
+      ? say(WORDS.conflict, { current: latest.version, author: WORDS.authors[latest.author] || latest.author, at: savedAt(latest.created_at), version })
+      : say(WORDS.conflict_unknown, { version });
     conflict.hidden = false;
     conflict.scrollIntoView({ block: "nearest" });
   }
@@ -120,7 +121,7 @@
       const rows = (await response.json()).items.map((v) => {
         const row = document.createElement("tr");
         row.dataset.version = v.version;
-        for (const [text, cls] of [[v.version, "num"], [v.author, ""], [v.created_at.replace("T", " ").replace("Z", ""), ""]]) {
+        for (const [text, cls] of [[v.version, "num"], [WORDS.authors[v.author] || v.author, ""], [savedAt(v.created_at), ""]]) {
           const td = document.createElement("td");
           td.textContent = String(text);
           if (cls) td.className = cls;
@@ -137,7 +138,7 @@
     button.disabled = true;
     problemsBox.hidden = true;
     result.hidden = false;
-    result.textContent = "Replaying the stored events through your text and the version in force…";
+    result.textContent = WORDS.replaying;
     try {
       const { ok, status: code, body } = await run(form.dataset.file, area.value);
       if (ok) {
@@ -147,10 +148,10 @@
         result.hidden = true;
         showProblems(body);
       } else {
-        result.textContent = (body.error && body.error.message) || `The monitor refused (${code}).`;
+        result.textContent = refusal(body, code);
       }
     } catch (error) {
-      result.textContent = "Could not reach the monitor.";
+      result.textContent = words.unreachable;
     } finally {
       button.disabled = false;
     }

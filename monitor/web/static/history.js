@@ -4,7 +4,7 @@
   const history = document.getElementById("history");
   if (!history) return;
   const texts = JSON.parse(document.getElementById("version-texts").textContent || "{}");
-  const { run, render } = window.smartmonBacktest;
+  const { run, render, refusal, words } = window.smartmonBacktest;
 
   history.addEventListener("click", async (event) => {
     const button = event.target.closest('button[data-action="backtest"]');
@@ -12,13 +12,13 @@
     const result = button.closest("section").querySelector("[data-result]");
     button.disabled = true;
     result.hidden = false;
-    result.textContent = "Replaying the stored events…";
+    result.textContent = words.replaying;
     try {
       const { ok, status, body } = await run(history.dataset.file, texts[button.dataset.version]);
       if (ok) render(result, body);
-      else result.textContent = (body.error && body.error.message) || `The monitor refused (${status}).`;
+      else result.textContent = refusal(body, status);
     } catch (error) {
-      result.textContent = "Could not reach the monitor.";
+      result.textContent = words.unreachable;
     } finally {
       button.disabled = false;
     }

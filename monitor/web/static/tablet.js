@@ -204,7 +204,7 @@
     if (clock.key) li.dataset.key = clock.key;
     const name = document.createElement("span");
     name.className = "what";
-    name.textContent = clock.name + (clock.key ? " · " + text.order + " " + clock.key : "");
+    name.textContent = clock.key ? say(text.order, {clock: clock.name, key: clock.key}) : clock.name;
     const left = document.createElement("span");
     left.className = "left";
     left.dataset.field = "countdown";
@@ -214,7 +214,7 @@
     } else {
       const remaining = Date.parse(clock.deadline) - now;
       li.dataset.look = remaining < 0 ? "breached" : (clock.warn_at && now >= Date.parse(clock.warn_at) ? "warning" : "ok");
-      left.textContent = remaining < 0 ? "+" + countdown(remaining) + " " + text.late : countdown(remaining);
+      left.textContent = remaining < 0 ? say(text.late, {time: countdown(remaining)}) : countdown(remaining);
     }
     li.append(name, left);
     return li;
