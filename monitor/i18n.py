@@ -71,7 +71,7 @@ def init_app(app: Flask, timezone: str) -> None:
     app.config["BABEL_DEFAULT_TIMEZONE"] = timezone
     Babel(app, locale_selector=lambda: LANGUAGES[request_tag()])
     app.jinja_env.globals.update(html_lang=request_tag, status_word=status_word, period_word=period_word,
-                                 state_word=state_word)
+                                 state_word=state_word, role_word=role_word)
     app.jinja_env.filters["long_date"] = long_date
 
 
@@ -89,6 +89,14 @@ STATE_WORDS = {m.id: m for m in (
 
 def state_word(key: str | None) -> str:
     return current_translator()(STATE_WORDS[key]) if key in STATE_WORDS else (key or "")
+
+
+#: The roles as people say them (monitor.auth.ROLES; the keys stay in tokens, the CLI and the API).
+ROLE_WORDS = {m.id: m for m in (msg("device"), msg("manager"), msg("operations"), msg("auditor"), msg("admin"))}
+
+
+def role_word(role: str) -> str:
+    return current_translator()(ROLE_WORDS[role]) if role in ROLE_WORDS else role
 
 
 def period_word(per: str) -> str:

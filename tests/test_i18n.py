@@ -293,3 +293,11 @@ def test_the_board_speaks_chinese_to_a_chinese_screen(client, admin):
     assert script["ack_prompt"].startswith("确认告警。") and script["late"] == "超时 %(time)s"
     english = client.get("/?lang=en", headers=admin).get_data(as_text=True)
     assert "Open alerts" in english and "未处理告警" not in english
+
+
+def test_every_role_has_its_words_and_the_menu_shows_them(client, admin):
+    from monitor.auth import ROLES
+
+    assert set(i18n.ROLE_WORDS) == set(ROLES)
+    menu = client.get("/standards?lang=zh-CN", headers=admin).get_data(as_text=True)
+    assert "<small>管理员</small>" in menu

@@ -96,11 +96,15 @@ def chinese_site(db_url):
     runtime.db.dispose()
 
 
-def _data_words() -> set[str]:
+def data_words(*data: str) -> set[str]:
     """ASCII words of the data the pages show: the Chinese standards' ids, event types and fields,
-    the site's and the sign-in's names, the case ids above."""
+    and ``data`` (the sites' and sign-ins' names, case ids…)."""
     texts = [p.read_text(encoding="utf-8") for p in ZH_STANDARDS.glob("*.yaml")]
-    return set(WORD.findall(" ".join(texts + [json.dumps(SITE), "admin-token admin T1/visit A017/visit nowhere nobody nothing"])))
+    return set(WORD.findall(" ".join(texts + list(data))))
+
+
+def _data_words() -> set[str]:
+    return data_words(json.dumps(SITE), "admin-token T1/visit A017/visit nowhere nobody nothing")
 
 
 PAGES = ["/", "/?site=nowhere", "/cases/T1/visit", "/cases/nobody", "/standards", "/standards/greet-seated-guests",

@@ -14,6 +14,7 @@ service worker (``/tablet-sw.js``) keeps the page itself available offline.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ VISIT_WINDOW = timedelta(hours=24)
 #: how often tablet.js re-reads /tablet/state, in seconds
 POLL_SECONDS = 3
 STATIC = Path(__file__).parent / "static"
+#: where a catalogue text's words for people end, in English or Chinese punctuation
+LABEL_END = re.compile(r"[;；]")
 
 
 def _site(identity: Identity) -> Site | None:
@@ -66,8 +69,8 @@ def _buttons(site: Site, standards: list[Standard]) -> list[dict[str, str]]:
     buttons = []
     for event_type in sorted(used, key=lambda t: (order.get(t, len(order)), t)):
         text = catalogue.get(event_type, "")
-        # The catalogue's text up to its first ";" (the rest is for integrators: "attrs.order_id …").
-        buttons.append({"type": event_type, "label": text.split(";")[0].strip() or event_type.replace("_", " "),
+        # The catalogue's text up to its first ";" or "；" (the rest is for integrators: "attrs.order_id …").
+        buttons.append({"type": event_type, "label": LABEL_END.split(text, 1)[0].strip() or event_type.replace("_", " "),
                         "title": text})
     return buttons
 

@@ -15,7 +15,7 @@
   const fill = (text, values) => text.replace(/%\((\w+)\)s/g, (_, name) => values[name]);
   const KIND = { warning: WORDS.warning, breach: WORDS.breach, escalation: WORDS.escalation };
   // Time since the alert fell due: for a breach that is how late the table is.
-  const since = (kind, ms) => (kind === "breach" ? `late ${span(ms)}` : `${span(ms)} ago`);
+  const since = (kind, ms) => fill(kind === "breach" ? WORDS.late : WORDS.ago, { time: span(ms) });
 
   const site = root.dataset.site || null;
   const names = JSON.parse(document.getElementById("standard-names").textContent || "{}");
@@ -149,7 +149,8 @@
   async function acknowledge(button) {
     const el = button.closest("[data-alert-id]");
     const ids = (el.dataset.openIds || "").split(" ").filter(Boolean);
-    const what = `${KIND[el.dataset.kind] || el.dataset.kind}: ${names[el.dataset.standard] || el.dataset.standard}, ${field(el, "case").textContent}`;
+    const what = fill(WORDS.ack_what, { kind: KIND[el.dataset.kind] || el.dataset.kind,
+      standard: names[el.dataset.standard] || el.dataset.standard, case: field(el, "case").textContent });
     // One click acknowledges every open alert of the clock (SPEC §6.1); Cancel leaves them open.
     const answer = window.prompt(`${what}\n\n${WORDS.ack_prompt}`, "");
     if (answer === null) {
