@@ -176,3 +176,15 @@ def test_a_dead_letter_without_words_shows_its_stored_english(client, admin, run
         reason = letter.reason
     item = client.get("/api/v1/dead-letters", headers={**admin, "Accept-Language": "zh-CN"}).json["items"][0]
     assert item["reason"] == reason and reason.startswith("not valid JSON: ")
+
+
+def test_a_bad_rejudge_body_is_a_400_in_the_senders_language(client, admin):
+    url = "/api/v1/standards/greet/rejudge"
+    chinese = client.post(url, json={"from": "2026-11-01", "to": "2026-12-01", "dry_run": "yes"},
+                          headers={**admin, "Accept-Language": "zh-CN"})
+    missing = client.post(url, json={"to": "2026-12-01"}, headers={**admin, "Accept-Language": "zh-CN"})
+    english = client.post(url, json={"to": "2026-12-01"}, headers=admin)
+    assert chinese.status_code == missing.status_code == english.status_code == 400
+    assert chinese.json["error"] == {"code": "bad_request", "message": "dry_run 必须是 true 或 false", "details": None}
+    assert missing.json["error"]["message"].startswith("from 为必填：")
+    assert english.json["error"]["message"].startswith("from is required: ")
