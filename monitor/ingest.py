@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from monitor import metrics
 from monitor.alerts import Fanout
+from monitor.core.messages import Message, as_message, msg
 from monitor.evaluator import CaseEvaluator
 from monitor.schemas import EVENT_SCHEMA, STATUS_SCHEMA, clean_reason, one_line
 from monitor.store import audit, bulk
@@ -50,7 +51,7 @@ class Delivery:
     allowed_sites: frozenset[str] | None = None
     default_site: str = "default"
     kind: str = EVENTS
-    refused: str | None = None
+    refused: Message | str | None = None
     retained: bool = False
 
 
@@ -58,10 +59,18 @@ class Delivery:
 class Outcome:
     accepted: int = 0
     duplicates: int = 0
+    #: ``{"index", "reason"}`` with the reason in English, as its dead letter stores it
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    #: the same reasons as message ids, for saying them in the sender's language
+    reasons: list[Message] = field(default_factory=list, repr=False)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+    def reject(self, index: int | None, reason: Message) -> None:
+        self.rejected.append({"index": index, "reason": clean_reason(str(reason))})
+        self.reasons.append(reason)
+
+    def to_json(self, translate: Callable[[Message], str] = str) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates,
+                "rejected": [{**r, "reason": clean_reason(translate(words))} for r, words in zip(self.rejected, self.reasons)]}
 
 
 @dataclass(frozen=True)
@@ -81,7 +90,26 @@ class _Parsed:
     source: str = ""
 
 
-ID_REUSED = "id reused with different content"
+ID_REUSED = msg("id reused with different content")
+#: a reason's message id with parameters is kept next to its English text up to this size, else only the text
+MAX_WORDS_JSON = 4000
+
+
+def dead_letter(now: datetime, source: str, reason: Message, raw: bytes | str) -> dict[str, Any]:
+    """A dead letter's row: the reason as stored English text (what the audit keeps) and as a
+    message id with parameters (``words``), so pages and the API say it in the reader's language."""
+    words = _storable(reason.to_json())
+    if len(json.dumps(words)) > MAX_WORDS_JSON:
+        words = None
+    return {"received_at": now, "source": source, "reason": clean_reason(str(reason)), "words": words,
+            "raw": printable(raw)}
+
+
+def _storable(value: Any) -> Any:
+    """Parameters escaped as the reason is (a field name may hold a NUL or a lone surrogate)."""
+    if isinstance(value, dict):
+        return {key: _storable(item) for key, item in value.items()}
+    return clean_reason(value) if isinstance(value, str) else value
 
 
 def printable(raw: bytes | str) -> str:
@@ -111,13 +139,12 @@ def parse_delivery(delivery: Delivery, outcome: Outcome, now: datetime, limits: 
     source = delivery.source[:SOURCE_LENGTH]
     parsed = _Parsed(source=source)
 
-    def reject(reason: str, raw: bytes | str, index: int | None = None) -> None:
-        reason = clean_reason(reason)
-        parsed.dead.append({"received_at": now, "source": source, "reason": reason, "raw": printable(raw)})
-        outcome.rejected.append({"index": index, "reason": reason})
+    def reject(reason: Message, raw: bytes | str, index: int | None = None) -> None:
+        parsed.dead.append(dead_letter(now, source, reason, raw))
+        outcome.reject(index, reason)
 
     if delivery.refused:
-        reject(delivery.refused, delivery.raw[:4096])
+        reject(as_message(delivery.refused), delivery.raw[:4096])
         return parsed
     if delivery.retained and delivery.kind == EVENTS:
         # Events are not state (SPEC §2): a retained one is an old event replayed to every new
@@ -126,27 +153,28 @@ def parse_delivery(delivery: Delivery, outcome: Outcome, now: datetime, limits: 
         metrics.RETAINED_IGNORED.inc()
         return parsed
     if len(delivery.raw) > limits.max_payload_bytes:
-        reject(f"payload is {len(delivery.raw)} bytes, over the {limits.max_payload_bytes}-byte limit",
-               delivery.raw[:4096])
+        reject(msg("payload is {size} bytes, over the {limit}-byte limit", size=len(delivery.raw),
+                   limit=limits.max_payload_bytes), delivery.raw[:4096])
         return parsed
     try:
         document = _load_json(delivery.raw)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        reject(f"not valid JSON: {str(exc).splitlines()[0][:200]}", delivery.raw)
+        reject(msg("not valid JSON: {error}", error=str(exc).splitlines()[0][:200]), delivery.raw)
         return parsed
     if delivery.kind == STATUS:
         reason, row = _validate_status(document, delivery, now)
         if reason:
-            reject(f"status: {reason}", delivery.raw)
+            reject(msg("status: {reason}", reason=reason), delivery.raw)
         else:
             parsed.statuses.append(row)
         return parsed
     items = document if isinstance(document, list) else [document]
     if isinstance(document, list) and len(items) > limits.max_batch:
-        reject(f"batch of {len(items)} events is over the limit of {limits.max_batch}", delivery.raw)
+        reject(msg("batch of {count} events is over the limit of {limit}", count=len(items), limit=limits.max_batch),
+               delivery.raw)
         return parsed
     if isinstance(document, list) and not items:
-        reject("empty batch: send at least one event", delivery.raw)
+        reject(msg("empty batch: send at least one event"), delivery.raw)
         return parsed
     for index, item in enumerate(items):
         reason, row = _validate(item, delivery, now, limits)
@@ -155,28 +183,29 @@ def parse_delivery(delivery: Delivery, outcome: Outcome, now: datetime, limits: 
             parsed.events.append(row)
             parsed.origins.append((json.dumps(item), index) if isinstance(document, list) else (delivery.raw, None))
         elif isinstance(document, list):
-            reject(f"event {index}: {reason}", json.dumps(item), index)
+            reject(msg("event {index}: {reason}", index=index, reason=reason), json.dumps(item), index)
         else:
             reject(reason, delivery.raw, index)
     return parsed
 
 
-def _validate(item: Any, delivery: Delivery, now: datetime, limits: Limits) -> tuple[str | None, dict]:
+def _validate(item: Any, delivery: Delivery, now: datetime, limits: Limits) -> tuple[Message | None, dict]:
     if not isinstance(item, dict):
-        return f"an event must be a JSON object, not {type(item).__name__}", {}
+        return msg("an event must be a JSON object, not {type}", type=type(item).__name__), {}
     try:
         data = EVENT_SCHEMA.load(item)
     except ValidationError as exc:
         return one_line(exc.messages), {}
     site = data.get("site")
     if delivery.site is not None and site is not None and site != delivery.site:
-        return f"site {site!r} does not match the topic's site {delivery.site!r}", {}
+        return msg("site {site} does not match the topic's site {topic_site}", site=repr(site),
+                   topic_site=repr(delivery.site)), {}
     site = site or delivery.site or _token_site(delivery) or delivery.default_site
     if delivery.allowed_sites is not None and site not in delivery.allowed_sites:
-        return f"this device token may not send events for site {site!r}", {}
+        return msg("this device token may not send events for site {site}", site=repr(site)), {}
     if data["at"] - now > limits.max_future_skew:
-        return (f"'at' {item['at']} is more than {limits.max_future_skew} in the future "
-                "(check the device clock)"), {}
+        return msg("'at' {at} is more than {skew} in the future (check the device clock)", at=item["at"],
+                   skew=str(limits.max_future_skew)), {}
     return None, {
         "id": data["id"], "case_id": data["case"], "type": data["type"],
         "at": data["at"].astimezone(timezone.utc), "site": site, "device": delivery.device,
@@ -184,9 +213,9 @@ def _validate(item: Any, delivery: Delivery, now: datetime, limits: Limits) -> t
     }
 
 
-def _validate_status(document: Any, delivery: Delivery, now: datetime) -> tuple[str | None, dict]:
+def _validate_status(document: Any, delivery: Delivery, now: datetime) -> tuple[Message | None, dict]:
     if not isinstance(document, dict):
-        return "a status must be a JSON object", {}
+        return msg("a status must be a JSON object"), {}
     try:
         data = STATUS_SCHEMA.load(document)
     except ValidationError as exc:
@@ -270,9 +299,9 @@ class Ingestor:
                 elif held == content:
                     outcome.duplicates += 1
                 else:
-                    reason = ID_REUSED if index is None else f"event {index}: {ID_REUSED}"
-                    dead.append({"received_at": now, "source": p.source, "reason": reason, "raw": printable(raw)})
-                    outcome.rejected.append({"index": 0 if index is None else index, "reason": reason})
+                    reason = ID_REUSED if index is None else msg("event {index}: {reason}", index=index, reason=ID_REUSED)
+                    dead.append(dead_letter(now, p.source, reason, raw))
+                    outcome.reject(0 if index is None else index, reason)
         return fresh
 
     @staticmethod

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo, available_timezones
 
 import holidays as holiday_data
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import RAISE, ValidationError, fields, post_load, validates_schema
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
@@ -32,7 +32,7 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 
 from monitor.core.calendars import DAY_NAMES, Calendar, Window, parse_days, parse_window
 from monitor.core.durations import parse_duration
-from monitor.core.messages import Message, msg
+from monitor.core.messages import Message, MessageError, as_message, msg
 from monitor.core.standards import (
     GOAL_PERIODS,
     AppliesTo,
@@ -43,6 +43,9 @@ from monitor.core.standards import (
     Standard,
     StandardsFile,
     StartCandidate,
+)
+from monitor.validation import (
+    MARSHMALLOW_WORDS, MISSING_FIELD, UNKNOWN_FIELD, Length, OneOf, Range, WordedSchema, word_field,
 )
 
 EVENT_TYPE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
@@ -74,8 +77,8 @@ class Problem:
     file: str
     line: int
     column: int
-    #: a message id with parameters (monitor.core.messages), or a plain English text (marshmallow's own)
-    words: Message | str = field(compare=False)
+    #: a message id with parameters (monitor.core.messages), marshmallow's own sentences too
+    words: Message = field(compare=False)
 
     @property
     def message(self) -> str:
@@ -87,8 +90,7 @@ class Problem:
 
     def render(self, translate: Callable[[Message | str], str]) -> str:
         """``FILE:LINE:COL: message`` with the message in a language; the prefix stays for tools."""
-        text = translate(self.words) if isinstance(self.words, Message) else self.words
-        return f"{self.file}:{self.line}:{self.column}: {text}"
+        return f"{self.file}:{self.line}:{self.column}: {translate(self.words)}"
 
 
 class StandardsError(Exception):
@@ -151,7 +153,7 @@ def _check_shape(name: str, yaml: YAML, text: str) -> None:
     stack: list[tuple[int, str | None]] = []  # (nodes so far, anchor) of each open collection
     total = 0
 
-    def refuse(event: Any, message: str) -> StandardsError:
+    def refuse(event: Any, message: Message) -> StandardsError:
         mark = event.start_mark
         return StandardsError([Problem(name, mark.line + 1, mark.column + 1, message)])
 
@@ -167,15 +169,15 @@ def _check_shape(name: str, yaml: YAML, text: str) -> None:
         tag = getattr(event, "tag", None)
         if tag is not None and str(tag) not in ALLOWED_TAGS:
             shown = str(tag).replace("tag:yaml.org,2002:", "!!")
-            raise refuse(event, f"tag {shown} is not allowed: standards files hold plain data")
+            raise refuse(event, msg("tag {tag} is not allowed: standards files hold plain data", tag=shown))
         size = sizes.get(event.anchor, 1) if isinstance(event, AliasEvent) else 1
         total += size
         if total > MAX_NODES:
-            raise refuse(event, f"too many values: more than {MAX_NODES} once aliases are expanded")
+            raise refuse(event, msg("too many values: more than {max} once aliases are expanded", max=MAX_NODES))
         if isinstance(event, CollectionStartEvent):
             stack.append((1, event.anchor))
             if len(stack) > MAX_DEPTH:
-                raise refuse(event, f"nested more than {MAX_DEPTH} levels deep")
+                raise refuse(event, msg("nested more than {max} levels deep", max=MAX_DEPTH))
         elif stack:
             stack[-1] = (stack[-1][0] + size, stack[-1][1])
 
@@ -203,9 +205,16 @@ def _syntax_problem(name: str, exc: MarkedYAMLError) -> Problem:
     what = exc.problem or exc.context or "cannot parse"
     if what.startswith("but ") and exc.context:  # "but found another document" needs its first half
         what = f"{exc.context} {what}"
-    if "duplicate key" in what:
-        return Problem(name, line, column, what)
+    duplicate = DUPLICATE_KEY.match(what)
+    if duplicate:
+        return Problem(name, line, column, msg('found duplicate key "{key}" with value "{value}" (original value: '
+                                               '"{original}")', **duplicate.groupdict()))
     return Problem(name, line, column, msg("YAML syntax error: {what}", what=what))
+
+
+#: ruamel's wording of a repeated key, taken apart so that it is said in the reader's language
+DUPLICATE_KEY = re.compile(r'found duplicate key "(?P<key>.*)" with value "(?P<value>.*)" '
+                           r'\(original value: "(?P<original>.*)"\)$', re.S)
 
 
 def _line_col(text: str, offset: int) -> Position:
@@ -256,32 +265,33 @@ class Text(fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
         if not text.strip():
-            raise ValidationError("must not be empty")
+            raise ValidationError(msg("must not be empty"))
         return text
 
 
 class Name(Text):
-    def __init__(self, pattern: re.Pattern[str], what: str, **kwargs):
+    def __init__(self, pattern: re.Pattern[str], what: Message, **kwargs):
         super().__init__(**kwargs)
         self.pattern, self.what = pattern, what
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
         if not self.pattern.fullmatch(text):
-            raise ValidationError(f"{self.what} {text!r} must match {self.pattern.pattern}")
+            raise ValidationError(msg("{what} {value} must match {pattern}", what=self.what, value=repr(text),
+                                      pattern=self.pattern.pattern))
         return text
 
 
 def EventType(**kwargs) -> Name:
-    return Name(EVENT_TYPE, "event type", **kwargs)
+    return Name(EVENT_TYPE, msg("event type"), **kwargs)
 
 
 class Duration(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         try:
             return parse_duration(value)
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from exc
+        except MessageError as exc:
+            raise ValidationError(exc.message) from exc
 
 
 class YamlDate(fields.Field):
@@ -292,21 +302,21 @@ class YamlDate(fields.Field):
             try:
                 return date.fromisoformat(value.strip())
             except ValueError as exc:
-                raise ValidationError(f"bad date {value!r}: {exc}") from exc
-        raise ValidationError(f"must be a date written YYYY-MM-DD, not {value!r}")
+                raise ValidationError(msg("bad date {value}: {reason}", value=repr(value), reason=str(exc))) from exc
+        raise ValidationError(msg("must be a date written YYYY-MM-DD, not {value}", value=repr(value)))
 
 
 class Number(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValidationError(f"must be a number, not {value!r}")
+            raise ValidationError(msg("must be a number, not {value}", value=repr(value)))
         return value
 
 
 class StrictBool(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, bool):
-            raise ValidationError(f"must be true or false, not {value!r}")
+            raise ValidationError(msg("must be true or false, not {value}", value=repr(value)))
         return value
 
 
@@ -316,7 +326,7 @@ class ScalarValue(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, (str, int, float, bool)):
-            raise ValidationError(f"must be a single text, number or true/false, not {value!r}")
+            raise ValidationError(msg("must be a single text, number or true/false, not {value}", value=repr(value)))
         return value
 
 
@@ -324,9 +334,9 @@ def _event_types(value: Any) -> tuple[str, ...]:
     """One event type or a non-empty list of them; errors keyed by list index."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items:
-        raise ValidationError("must be an event type or a non-empty list of event types")
-    field_ = EventType()
-    errors: dict[int, list[str]] = {}
+        raise ValidationError(msg("must be an event type or a non-empty list of event types"))
+    field_ = word_field(EventType(), LOADER_WORDS)  # on its own, outside a schema
+    errors: dict[int, Any] = {}
     for index, item in enumerate(items):
         try:
             field_.deserialize(item)
@@ -350,7 +360,7 @@ class Start(fields.Field):
             return (StartCandidate(EventType().deserialize(value)),), False
         if isinstance(value, dict):
             return tuple(FirstOfSchema().load(value)["first_of"]), True
-        raise ValidationError("must be an event type or {first_of: [{event: T, unless: U}, …]}")
+        raise ValidationError(msg("must be an event type or {{first_of: [{{event: T, unless: U}}, …]}}"))
 
 
 class Weekly(fields.Field):
@@ -358,14 +368,14 @@ class Weekly(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, dict):
-            raise ValidationError("must map day names or ranges (mon, mon-fri) to HH:MM-HH:MM windows")
+            raise ValidationError(msg("must map day names or ranges (mon, mon-fri) to HH:MM-HH:MM windows"))
         weekly: dict[int, list[Window]] = {}
         errors: dict[Any, Any] = {}
         for key, windows in value.items():
             try:
                 days = parse_days(key) if isinstance(key, str) else parse_days(repr(key))
-            except ValueError as exc:
-                errors[key] = {"key": [str(exc)]}
+            except MessageError as exc:
+                errors[key] = {"key": [exc.message]}
                 continue
             parsed = _windows(windows, errors, key)
             for day in days:
@@ -378,14 +388,14 @@ class Weekly(fields.Field):
 def _windows(value: Any, errors: dict[Any, Any], key: Any) -> list[Window]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items:
-        errors[key] = ["must be a window HH:MM-HH:MM or a list of them"]
+        errors[key] = [msg("must be a window HH:MM-HH:MM or a list of them")]
         return []
     parsed, item_errors = [], {}
     for index, item in enumerate(items):
         try:
             parsed.append(parse_window(item if isinstance(item, str) else repr(item)))
-        except ValueError as exc:
-            item_errors[index] = [str(exc)]
+        except MessageError as exc:
+            item_errors[index] = [exc.message]
     if item_errors:
         errors[key] = item_errors if not isinstance(value, str) else item_errors[0]
     return parsed
@@ -398,10 +408,10 @@ def _check_weekly(weekly: dict[int, list[Window]]) -> dict[int, tuple[Window, ..
         for (_, first_close), (second_open, _) in zip(windows, windows[1:]):
             # A window closing at 24:00 is stored as 00:00, which sorts before everything.
             if first_close.hour == first_close.minute == 0 or first_close > second_open:
-                raise ValidationError(f"windows overlap on {DAY_NAMES[day]}")
+                raise ValidationError(msg("windows overlap on {day}", day=DAY_NAMES[day]))
         result[day] = tuple(windows)
     if not result:
-        raise ValidationError("the calendar has no open window; give at least one day with a window")
+        raise ValidationError(msg("the calendar has no open window; give at least one day with a window"))
     return result
 
 
@@ -409,7 +419,19 @@ def _check_weekly(weekly: dict[int, list[Window]]) -> dict[int, tuple[Window, ..
 # Schemas
 
 
-class StrictSchema(Schema):
+#: marshmallow's sentences as a standards file's problems say them (after the path, in lower case)
+LOADER_WORDS = {**MARSHMALLOW_WORDS,
+                "Not a valid string.": msg("must be text"),
+                "Not a valid list.": msg("must be a list"),
+                "Not a valid mapping type.": msg("must be a mapping of key: value"),
+                "Invalid input type.": msg("must be a mapping of key: value"),
+                "Field may not be null.": msg("must not be empty (null)")}
+NOT_EMPTY = Length(min=1, error=msg("must not be empty"))
+
+
+class StrictSchema(WordedSchema):
+    words = LOADER_WORDS
+
     class Meta:
         unknown = RAISE
 
@@ -421,7 +443,7 @@ class CandidateSchema(StrictSchema):
     @validates_schema
     def _unless_differs(self, data, **kwargs):
         if data.get("unless") == data["event"]:
-            raise ValidationError("unless must name another event type than event", "unless")
+            raise ValidationError(msg("unless must name another event type than event"), "unless")
 
     @post_load
     def _make(self, data, **kwargs) -> StartCandidate:
@@ -429,7 +451,7 @@ class CandidateSchema(StrictSchema):
 
 
 class FirstOfSchema(StrictSchema):
-    first_of = fields.List(fields.Nested(CandidateSchema), required=True, validate=validate.Length(min=1))
+    first_of = fields.List(fields.Nested(CandidateSchema), required=True, validate=NOT_EMPTY)
 
 
 class EscalationSchema(StrictSchema):
@@ -443,8 +465,8 @@ class EscalationSchema(StrictSchema):
 
 
 class GoalSchema(StrictSchema):
-    ratio = Number(required=True, validate=validate.Range(0, 1, error="must be between 0 and 1"))
-    per = Text(required=True, validate=validate.OneOf(GOAL_PERIODS, error="must be one of day, week, month"))
+    ratio = Number(required=True, validate=Range(0, 1, error=msg("must be between {min} and {max}")))
+    per = Text(required=True, validate=OneOf(GOAL_PERIODS, error=msg("must be one of {choices}")))
 
     @post_load
     def _make(self, data, **kwargs) -> Goal:
@@ -452,8 +474,8 @@ class GoalSchema(StrictSchema):
 
 
 class AppliesToSchema(StrictSchema):
-    sites = fields.List(Text(), validate=validate.Length(min=1))
-    where = fields.Dict(keys=Text(), values=ScalarValue(), validate=validate.Length(min=1))
+    sites = fields.List(Text(), validate=NOT_EMPTY)
+    where = fields.Dict(keys=Text(), values=ScalarValue(), validate=NOT_EMPTY)
 
     @post_load
     def _make(self, data, **kwargs) -> AppliesTo:
@@ -461,7 +483,7 @@ class AppliesToSchema(StrictSchema):
 
 
 class StandardSchema(StrictSchema):
-    id = Name(STANDARD_ID, "standard id", required=True)
+    id = Name(STANDARD_ID, msg("standard id"), required=True)
     name = Text(required=True)
     description = Text(required=True)
     customer_need = Text()
@@ -472,10 +494,10 @@ class StandardSchema(StrictSchema):
     deadline_attr = Text()
     warn_after = Duration()
     cancel_on = fields.List(EventType())
-    pause_on = fields.List(EventType(), validate=validate.Length(min=1))
-    resume_on = fields.List(EventType(), validate=validate.Length(min=1))
+    pause_on = fields.List(EventType(), validate=NOT_EMPTY)
+    resume_on = fields.List(EventType(), validate=NOT_EMPTY)
     escalate = fields.List(fields.Nested(EscalationSchema))
-    repeat = Text(validate=validate.OneOf(["each"], error="must be each"))
+    repeat = Text(validate=OneOf(["each"], error=msg("must be {choices}")))
     correlate = Text()
     applies_to = fields.Nested(AppliesToSchema)
     calendar = Text()
@@ -489,34 +511,36 @@ class StandardSchema(StrictSchema):
     def _cross_field(self, data, original_data, **kwargs):
         if not isinstance(original_data, dict):
             return
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, list[Message]] = {}
         for key, message in _cross_field_problems(data, original_data):
             errors.setdefault(key, []).append(message)
         if errors:
             raise ValidationError(errors)
 
 
-def _cross_field_problems(data: dict, given: dict) -> Iterable[tuple[str, str]]:
+def _cross_field_problems(data: dict, given: dict) -> Iterable[tuple[str, Message]]:
     if "within" not in given and "deadline_attr" not in given:
-        yield "within", "within is required unless deadline_attr is given"
+        yield "within", msg("within is required unless deadline_attr is given")
     if "warn_after" in data and "within" in data and data["warn_after"] >= data["within"]:
-        yield "warn_after", "warn_after must be shorter than within"
+        yield "warn_after", msg("warn_after must be shorter than within")
     for first, second in (("pause_on", "resume_on"), ("repeat", "correlate")):
         if (first in given) != (second in given):
             present, absent = (first, second) if first in given else (second, first)
-            yield present, f"{present} needs {absent} too: give both or neither"
+            yield present, msg("{present} needs {absent} too: give both or neither", present=present, absent=absent)
     if "effective" in data and "review_by" in data and data["review_by"] < data["effective"]:
-        yield "review_by", "review_by must not be before effective"
+        yield "review_by", msg("review_by must not be before effective")
 
 
+# Validators raise a list: marshmallow's And (a field's validators) extends its errors with it.
 def _known_country(code: str) -> None:
     if code not in _supported_countries():
-        raise ValidationError(f"unknown holiday country {code!r}: use a code the holidays package knows, e.g. CN, HK, US")
+        raise ValidationError([msg("unknown holiday country {code}: use a code the holidays package knows, e.g. CN, HK, US",
+                                   code=repr(code))])
 
 
 def _known_zone(name: str) -> None:
     if name not in _zones():
-        raise ValidationError(f"unknown timezone {name!r}: use an IANA name such as Asia/Shanghai")
+        raise ValidationError([msg("unknown timezone {name}: use an IANA name such as Asia/Shanghai", name=repr(name))])
 
 
 class HolidaysSchema(StrictSchema):
@@ -526,7 +550,7 @@ class HolidaysSchema(StrictSchema):
     @validates_schema(pass_original=True, skip_on_field_errors=False)
     def _country_or_dates(self, data, original_data, **kwargs):
         if isinstance(original_data, dict) and not original_data:
-            raise ValidationError("give country and/or dates")
+            raise ValidationError(msg("give country and/or dates"))
 
 
 class CalendarSchema(StrictSchema):
@@ -543,7 +567,7 @@ class FeedbackSchema(StrictSchema):
     @validates_schema
     def _scored(self, data, **kwargs):
         if ("score_attr" in data) != ("good_at_least" in data):
-            raise ValidationError("score_attr and good_at_least go together: give both or neither",
+            raise ValidationError(msg("score_attr and good_at_least go together: give both or neither"),
                                   "score_attr" if "score_attr" in data else "good_at_least")
 
     @post_load
@@ -553,7 +577,7 @@ class FeedbackSchema(StrictSchema):
 
 class FileSchema(StrictSchema):
     events = fields.Dict(keys=EventType(), values=Text(), required=True)
-    calendars = fields.Dict(keys=Name(CALENDAR_NAME, "calendar name"), values=fields.Nested(CalendarSchema))
+    calendars = fields.Dict(keys=Name(CALENDAR_NAME, msg("calendar name")), values=fields.Nested(CalendarSchema))
     feedback = fields.List(fields.Nested(FeedbackSchema))
     standards = fields.List(fields.Nested(StandardSchema), required=True)
 
@@ -572,7 +596,7 @@ def _supported_countries() -> frozenset[str]:
 # Errors → problems
 
 
-def _flatten(messages: Any, path: PathKey = ()) -> Iterable[tuple[PathKey, str]]:
+def _flatten(messages: Any, path: PathKey = ()) -> Iterable[tuple[PathKey, Message]]:
     if isinstance(messages, dict):
         for key, inner in messages.items():
             yield from _flatten(inner, path if key == "_schema" else path + (key,))
@@ -580,35 +604,24 @@ def _flatten(messages: Any, path: PathKey = ()) -> Iterable[tuple[PathKey, str]]
         for message in messages:
             yield from _flatten(message, path)
     else:
-        yield path, str(messages)
+        yield path, as_message(messages)
 
 
 def _problems(name: str, messages: Any, positions: _Positions) -> list[Problem]:
     return [_problem(name, path, message, positions) for path, message in _flatten(messages)]
 
 
-def _problem(name: str, path: PathKey, message: str, positions: _Positions) -> Problem:
+def _problem(name: str, path: PathKey, message: Message, positions: _Positions) -> Problem:
     path, about_key = positions.real_path(path)
-    if message == "Unknown field.":
+    if message == UNKNOWN_FIELD:
         line, column = positions.locate(path, key=True)
         return Problem(name, line, column, msg("{path}: unknown key {key}", path=_where(path[:-1]), key=repr(path[-1])))
-    if message == "Missing data for required field.":
+    if message == MISSING_FIELD:
         line, column = positions.locate(path)
         return Problem(name, line, column,
                        msg("{path}: missing required key {key}", path=_where(path[:-1]), key=repr(path[-1])))
     line, column = positions.locate(path, key=about_key)
-    worded = _MESSAGES.get(message, message)
-    return Problem(name, line, column, msg("{path}: {message}", path=_dotted(path), message=worded) if path else worded)
-
-
-_MESSAGES = {
-    "Not a valid string.": msg("must be text"),
-    "Not a valid list.": msg("must be a list"),
-    "Not a valid mapping type.": msg("must be a mapping of key: value"),
-    "Invalid input type.": msg("must be a mapping of key: value"),
-    "Field may not be null.": msg("must not be empty (null)"),
-    "Shorter than minimum length 1.": msg("must not be empty"),
-}
+    return Problem(name, line, column, msg("{path}: {message}", path=_dotted(path), message=message) if path else message)
 
 
 def _where(path: Iterable[Any]) -> Message | str:
@@ -681,8 +694,9 @@ def _build_standard(data: dict, calendars: Mapping[str, Calendar], name: str, ve
 def _load(name: str, text: str, version: int) -> tuple[StandardsFile, _Positions]:
     data, positions = _parse_yaml(name, text)
     if not isinstance(data, dict):
-        what = "empty" if data is None else "not a mapping"
-        raise StandardsError([Problem(name, 1, 1, f"the file is {what}: it needs the keys events and standards")])
+        what = msg("the file is empty: it needs the keys events and standards") if data is None else \
+            msg("the file is not a mapping: it needs the keys events and standards")
+        raise StandardsError([Problem(name, 1, 1, what)])
     problems = _cross_item_problems(name, data, positions)
     try:
         loaded = FileSchema().load(data)

@@ -26,6 +26,7 @@ from paho.mqtt.properties import Properties
 
 from monitor import metrics
 from monitor.config import MqttSettings
+from monitor.core.messages import msg
 from monitor.ingest import EVENTS, STATUS, Delivery, Ingestor
 from monitor.notify.channel import Batch, ChannelError
 from monitor.store.db import TRANSIENT
@@ -225,7 +226,8 @@ class MqttBridge:
             except TRANSIENT:
                 raise
             except Exception as exc:  # noqa: BLE001 - dead-letter it rather than block the queue
-                reason = f"could not be stored: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+                error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+                reason = msg("could not be stored: {error}", error=error)
                 self.ingestor.ingest([Delivery(message.payload, f"mqtt:{message.topic}", refused=reason)])
 
     def _delivery(self, message: _Message) -> Delivery:
@@ -233,7 +235,7 @@ class MqttBridge:
         parts = self._topic_parts(message.topic)
         if parts is None:
             return Delivery(message.payload, source,
-                            refused="topic does not name a valid site and device ([A-Za-z0-9_-]{1,64})")
+                            refused=msg("topic does not name a valid site and device ([A-Za-z0-9_-]{{1,64}})"))
         site, device, channel = parts
         return Delivery(message.payload, source, site=site, device=device,
                         kind=STATUS if channel == "status" else EVENTS, retained=message.retained)

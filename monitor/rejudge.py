@@ -22,6 +22,7 @@ from typing import Any, Iterable
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from monitor.core.messages import Message, msg
 from monitor.core.versions import Rejudgement
 from monitor.evaluator import CaseEvaluator
 from monitor.registry import Registry
@@ -36,10 +37,11 @@ _CASES = 2000  # cases re-evaluated per step: before/after states are compared a
 
 
 class RejudgeError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, message: Message) -> None:
+        super().__init__(str(message))
         self.status = status
-        self.message = message
+        self.words = message  # a message id with parameters, translated where it is shown
+        self.message = str(message)
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,9 @@ def rejudge(db: Database, registry: Registry, evaluator: CaseEvaluator, standard
     ``publish(changes, due)`` is called after the commit with the alert changes and the earliest
     new due time (the runtime hands them to the channels and the scheduler)."""
     if start.tzinfo is None or end.tzinfo is None:
-        raise RejudgeError(400, "from and to must be instants with an offset")
+        raise RejudgeError(400, msg("from and to must be instants with an offset"))
     if start >= end:
-        raise RejudgeError(400, f"to ({iso(end)}) must be after from ({iso(start)})")
+        raise RejudgeError(400, msg("to ({end}) must be after from ({start})", end=iso(end), start=iso(start)))
     try:
         with db.session() as session:
             audit.lock_chain(session)  # one writer of the chain: the history cannot move under us
@@ -86,8 +88,8 @@ def rejudge(db: Database, registry: Registry, evaluator: CaseEvaluator, standard
             history = registry.history_for(session)
             definition = history.latest.get(standard_id)
             if definition is None:
-                raise RejudgeError(404, f"no standard with id {standard_id!r} is in force: only the version in "
-                                        "force now can re-judge")
+                raise RejudgeError(404, msg("no standard with id {id} is in force: only the version in force now "
+                                            "can re-judge", id=repr(standard_id)))
             window_end = min(end, now)
             rejudged = history.with_rejudgement(Rejudgement(standard_id, start, window_end, definition))
             cases = _cases_in_window(session, standard_id, definition.start_types, start, window_end)
@@ -125,12 +127,12 @@ def rejudge(db: Database, registry: Registry, evaluator: CaseEvaluator, standard
 def parse_instant(param: str, value: Any) -> datetime:
     """An RFC 3339 timestamp with an offset, or a date (``2026-11-01``: midnight UTC)."""
     if not isinstance(value, str) or not value.strip():
-        raise RejudgeError(400, f"{param} is required: a date (YYYY-MM-DD, midnight UTC) or an RFC 3339 "
-                                "timestamp with an offset")
+        raise RejudgeError(400, msg("{param} is required: a date (YYYY-MM-DD, midnight UTC) or an RFC 3339 "
+                                    "timestamp with an offset", param=param))
     try:
         bound = parse_bound(param, value)
     except ReportParamError as exc:
-        raise RejudgeError(400, exc.message) from None
+        raise RejudgeError(400, exc.words) from None
     if isinstance(bound, datetime):
         return bound
     assert isinstance(bound, date)

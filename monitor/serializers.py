@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from monitor.core.durations import format_duration
+from monitor.core.messages import Message
 from monitor.core.standards import Standard
+from monitor.schemas import clean_reason
 from monitor.store.models import AlertRow, ClockRow, DeadLetter, EventRow, Notification
 
 
@@ -28,8 +30,11 @@ def clock_json(row: ClockRow) -> dict[str, Any]:
             "paused_since": iso(row.paused_since), "duration_s": row.duration_s, "data_gap": row.data_gap}
 
 
-def dead_letter_json(row: DeadLetter) -> dict[str, Any]:
-    return {"id": row.id, "received_at": iso(row.received_at), "source": row.source, "reason": row.reason,
+def dead_letter_json(row: DeadLetter, translate: Callable[[Message], str] = str) -> dict[str, Any]:
+    """``reason`` in the reader's language; the stored English text for rows without words (from
+    before migration 0008), and in English (the default) it reads as stored."""
+    reason = clean_reason(translate(Message.from_json(row.words))) if row.words else row.reason
+    return {"id": row.id, "received_at": iso(row.received_at), "source": row.source, "reason": reason,
             "raw": row.raw}
 
 

@@ -83,3 +83,18 @@ def test_0002_chains_the_status_rows_stored_before_it(engine, db_url):
     finally:
         database.dispose()
     assert (result.ok, result.records) == (True, 2)
+
+
+def test_0008_keeps_the_dead_letters_whose_english_reason_is_all_they_have(engine):
+    migrate(engine, "0007")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO dead_letters (id, received_at, source, reason, raw) "
+                                "VALUES (1, :at, 'mqtt:x', 'empty batch: send at least one event', '[]')"), {"at": AT})
+    migrate(engine, "head")
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT reason, words FROM dead_letters")).all() == [
+            ("empty batch: send at least one event", None)]
+    migrate(engine, "0007", down=True)
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT reason FROM dead_letters")).scalar_one() == \
+            "empty batch: send at least one event"

@@ -67,15 +67,15 @@ def rejudge_standard(standard_id: str):
 
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise ApiError(400, "bad_request", 'send a JSON object: {"from": "2026-11-01", "to": "2026-12-01"}')
+        raise ApiError(400, "bad_request", msg("send a JSON object: {example}", example='{"from": "2026-11-01", "to": "2026-12-01"}'))
     dry_run = body.get("dry_run", False)
     if not isinstance(dry_run, bool):
-        raise ApiError(400, "bad_request", "dry_run must be true or false")
+        raise ApiError(400, "bad_request", msg("dry_run must be true or false"))
     try:
         start, end = parse_instant("from", body.get("from")), parse_instant("to", body.get("to"))
         result = runtime().rejudge(standard_id, start, end, current_identity().name, dry_run=dry_run)
     except RejudgeError as exc:
-        raise ApiError(exc.status, "not_found" if exc.status == 404 else "bad_request", exc.message) from None
+        raise ApiError(exc.status, "not_found" if exc.status == 404 else "bad_request", exc.words) from None
     return jsonify(result.to_json())
 
 

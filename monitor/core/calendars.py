@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 import holidays as holiday_data
 
+from monitor.core.messages import MessageError, msg
+
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: How far ahead a calendar is searched for open time before giving up (a year of holidays).
 SEARCH_DAYS = 400
@@ -71,12 +73,12 @@ def parse_window(text: str) -> Window:
     """``"09:00-17:30"`` → (09:00, 17:30); an end of ``24:00`` (or ``00:00``) means midnight."""
     match = _WINDOW.match(text.replace(" ", "")) if isinstance(text, str) else None
     if match is None:
-        raise ValueError(f"bad window {text!r}: write HH:MM-HH:MM, e.g. 09:00-17:30")
+        raise MessageError(msg("bad window {value}: write HH:MM-HH:MM, e.g. 09:00-17:30", value=repr(text)))
     hour, minute, end_hour, end_minute, _, _ = match.groups()
     opens = time(int(hour), int(minute))
     closes = time(int(end_hour), int(end_minute)) if end_hour is not None else time(0)
     if closes != time(0) and closes <= opens:
-        raise ValueError(f"bad window {text!r}: it must close after it opens")
+        raise MessageError(msg("bad window {value}: it must close after it opens", value=repr(text)))
     return opens, closes
 
 
@@ -84,10 +86,10 @@ def parse_days(text: str) -> list[int]:
     """``"mon-fri"`` → [0..4]; ``"sat"`` → [5]."""
     parts = [part.strip().lower() for part in text.split("-")]
     if len(parts) > 2 or any(part not in DAY_NAMES for part in parts):
-        raise ValueError(f"bad day {text!r}: use mon … sun or a range such as mon-fri")
+        raise MessageError(msg("bad day {value}: use mon … sun or a range such as mon-fri", value=repr(text)))
     first, last = DAY_NAMES.index(parts[0]), DAY_NAMES.index(parts[-1])
     if last < first:
-        raise ValueError(f"bad day range {text!r}: write it from the earlier day, e.g. mon-fri")
+        raise MessageError(msg("bad day range {value}: write it from the earlier day, e.g. mon-fri", value=repr(text)))
     return list(range(first, last + 1))
 
 

@@ -57,7 +57,10 @@ class DeadLetter(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     received_at: Mapped[datetime] = mapped_column(index=True)
     source: Mapped[str] = mapped_column(String(300))
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)  # in English, as the sender was told; the audit keeps it
+    #: the reason as a message id with parameters (Message.to_json), said in the reader's language;
+    #: NULL for rows from before 0008 and for overlong ones, which show the English reason
+    words: Mapped[dict[str, Any] | None]
     raw: Mapped[str] = mapped_column(Text)
 
 

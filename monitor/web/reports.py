@@ -106,7 +106,9 @@ def dead_letters():
     """Newest first, a hundred at a time; ``?before=ID`` pages back."""
     before = request.args.get("before", type=int)
     with runtime().db.read_session() as session:
-        rows = [dead_letter_json(r) for r in repository.dead_letters_page(session, DEAD_LETTERS_PER_PAGE, before=before)]
+        words = current_translator()
+        rows = [dead_letter_json(r, words) for r in repository.dead_letters_page(session, DEAD_LETTERS_PER_PAGE,
+                                                                                 before=before)]
         notifications = [_notification(n) for n in repository.notifications_page(session, NOTIFICATIONS_SHOWN)
                          ][:NOTIFICATIONS_SHOWN]
     more = len(rows) > DEAD_LETTERS_PER_PAGE
