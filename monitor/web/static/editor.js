@@ -16,7 +16,7 @@
   const { run, render, warn, say, refusal, words } = window.smartmonBacktest;
   const WORDS = JSON.parse(document.getElementById("editor-words").textContent);
   const lang = document.documentElement.lang;
-  const savedAt = (iso) => new Date(iso).toLocaleString(lang, { timeZone: "UTC" });
+  const savedAt = (iso) => new Date(iso).toLocaleString(lang, { timeZone: "UTC", dateStyle: "medium", timeStyle: "medium" });
   let version = form.dataset.version;          // the ETag we edit from: "0" for a new file
   let saved = area.value;
 
