@@ -538,7 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sensors.replay",
         description=_l("Replay a recorded event log (long-format CSV or JSON lines) into the "
-            "monitor over MQTT or HTTP."),
+                       "monitor over MQTT or HTTP."),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -549,7 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sensors.simulate",
         description=_l("Simulated floor devices: a restaurant and a business hall publishing "
-            "SPEC §1 events over MQTT, with realistic delays so some standards are missed."),
+                       "SPEC §1 events over MQTT, with realistic delays so some standards are missed."),
         epilog=_l("example: python -m sensors.simulate --site bj-01 --tables 12 --duration 3600\n"
                   "Events carry the real current time as 'at'; with --speed above 1 they come faster "
                   "and their gaps shrink accordingly."),
@@ -560,12 +560,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tables", type=int, default=8, help=_l("restaurant tables, 0 for none (default: 8)"))
     parser.add_argument("--counters", type=int, default=3, help=_l("business-hall counters, 0 for none (default: 3)"))
     parser.add_argument("--speed", type=float, default=1.0, help=_l("time acceleration (default: 1 = real time)"))
-    parser.add_argument("--duration", type=float, help=_l("stop after this many wall-clock seconds (default: run until Ctrl-C)"))
+    parser.add_argument("--duration", type=float,
+                        help=_l("stop after this many wall-clock seconds (default: run until Ctrl-C)"))
     parser.add_argument("--max-events", type=int, help=_l("stop after about this many events"))
     parser.add_argument("--seed", type=int, help=_l("random seed, for a repeatable floor"))
     parser.add_argument("--mqtt-url", help=_l("broker URL (default: $MONITOR_MQTT_URL or mqtt://127.0.0.1:1883)"))
     parser.add_argument("--prefix", default=DEFAULT_PREFIX, help=_l("MQTT topic prefix (default: %(default)s)"))
-    parser.add_argument("--progress-every", type=int, default=50, metavar="N", help=_l("a progress line per N events (0: none)"))
+    parser.add_argument("--progress-every", type=int, default=50, metavar="N",
+                        help=_l("a progress line per N events (0: none)"))
     return parser
 
 

@@ -307,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sensors.widelog",
         description=_l("Convert a wide log (one row per case, one time column per step) into the "
-            "long CSV (case,type,at,attrs…) that `python -m sensors.replay` reads."),
+                       "long CSV (case,type,at,attrs…) that `python -m sensors.replay` reads."),
         epilog=__doc__[__doc__.index("Worked example"):],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -321,8 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--null", action="append", default=[], metavar="VALUE",
                         help=_l("a cell value meaning 'did not happen', besides empty (repeatable)"))
     parser.add_argument("--date-col", help=_l("date column, when time columns hold a time of day only"))
-    parser.add_argument("--date-format", default="%Y-%m-%d", help=_l("strptime format of --date-col (default: %%Y-%%m-%%d)"))
-    parser.add_argument("--time-format", default="%H:%M:%S", help=_l("strptime format of time cells (default: %%H:%%M:%%S)"))
+    parser.add_argument("--date-format", default="%Y-%m-%d",
+                        help=_l("strptime format of --date-col (default: %%Y-%%m-%%d)"))
+    parser.add_argument("--time-format", default="%H:%M:%S",
+                        help=_l("strptime format of time cells (default: %%H:%%M:%%S)"))
     parser.add_argument("--anchor-col", help=_l("time column the date belongs to; earlier times are next day"))
     parser.add_argument("--attrs", default="", help=_l("COL[=NAME],… copied to every event of the row"))
     parser.add_argument("--quiet", action="store_true", help=_l("no summary on standard error"))
