@@ -1,4 +1,5 @@
-"""``python -m monitor …``: run the service, manage the database, standards, tokens and users."""
+"""``python -m monitor …``: the service's command line. Help texts are ``_l(…)``, output lines
+``msg(…)``: both in the terminal's language (``monitor.languages``)."""
 from __future__ import annotations
 
 import functools
@@ -17,7 +18,7 @@ from monitor.app import configure_logging, create_app
 from monitor.auth import ROLES
 from monitor.config import Config
 from monitor.core.messages import Message, msg
-from monitor.i18n import environment_tag, translator
+from monitor.languages import _l, environment_tag, translator, use_terminal_language
 
 
 def say_text(message: Message) -> str:
@@ -66,8 +67,8 @@ def web_app() -> Flask:
     return app
 
 
-@click.group(help=__doc__)
-@click.option("-v", "--verbose", is_flag=True, help="Also log every request and every migration check.")
+@click.group(help=_l("Run the service, manage the database, standards, tokens and users."))
+@click.option("-v", "--verbose", is_flag=True, help=_l("Also log every request and every migration check."))
 def main(verbose: bool) -> None:
     configure_logging(verbose=verbose)
 
@@ -89,9 +90,9 @@ def with_database(command: Callable[..., None]) -> Callable[..., None]:
     return opened
 
 
-@main.command(help="Web UI + API + MQTT ingestion + deadline scheduler in one process.")
-@click.option("--host", default=None, help="Address to listen on (default web.host, 127.0.0.1).")
-@click.option("--port", default=None, type=int, help="Port to listen on (default web.port, 8080).")
+@main.command(help=_l("Web UI + API + MQTT ingestion + deadline scheduler in one process."))
+@click.option("--host", default=None, help=_l("Address to listen on (default web.host, 127.0.0.1)."))
+@click.option("--port", default=None, type=int, help=_l("Port to listen on (default web.port, 8080)."))
 def run(host: str | None, port: int | None) -> None:
     app = create_app()
     runtime = app.extensions["smartmon"]
@@ -137,12 +138,12 @@ def _first_run_login(runtime, host: str, port: int) -> None:
             path=path, hint=hint), err=True)
 
 
-@main.command(help="Web processes only (API, pages) under gunicorn with threaded workers (a thread per SSE "
-                   "stream); the same as: gunicorn -k gthread wsgi:app.")
-@click.option("--host", default=None, help="Address to listen on (default web.host).")
-@click.option("--port", default=None, type=int, help="Port to listen on (default web.port).")
-@click.option("--workers", default=2, show_default=True, help="Worker processes.")
-@click.option("--threads", default=32, show_default=True, help="Threads per worker (each open board holds one).")
+@main.command(help=_l("Web processes only (API, pages) under gunicorn with threaded workers (a thread per SSE "
+                      "stream); the same as: gunicorn -k gthread wsgi:app."))
+@click.option("--host", default=None, help=_l("Address to listen on (default web.host)."))
+@click.option("--port", default=None, type=int, help=_l("Port to listen on (default web.port)."))
+@click.option("--workers", default=2, show_default=True, help=_l("Worker processes."))
+@click.option("--threads", default=32, show_default=True, help=_l("Threads per worker (each open board holds one)."))
 def web(host: str | None, port: int | None, workers: int, threads: int) -> None:
     from gunicorn.app.base import BaseApplication
 
@@ -166,8 +167,8 @@ def web(host: str | None, port: int | None, workers: int, threads: int) -> None:
     WebServer().run()
 
 
-@main.command(help="MQTT ingestion (shared subscription) and deadline scheduling, no HTTP.")
-@click.option("--id", "worker_id", default="1", help="Stable id: a restarted worker gets its MQTT session back.")
+@main.command(help=_l("MQTT ingestion (shared subscription) and deadline scheduling, no HTTP."))
+@click.option("--id", "worker_id", default="1", help=_l("Stable id: a restarted worker gets its MQTT session back."))
 def worker(worker_id: str) -> None:
     from monitor.runtime import Runtime
 
@@ -209,18 +210,18 @@ def _stop_simulator(simulator) -> None:
         simulator.wait(timeout=5)
 
 
-@main.group(help="Database schema.")
+@main.group(help=_l("Database schema."))
 def db() -> None:
     pass
 
 
-@db.command("upgrade", help="Apply the database migrations (run, web and worker also do this at start).")
+@db.command("upgrade", help=_l("Apply the database migrations (run, web and worker also do this at start)."))
 @with_database
 def db_upgrade(database) -> None:
     say(msg("database is at the newest schema"))
 
 
-@main.command(help="Validate standards files and print static SMART findings; exit 1 on an error or a fail.")
+@main.command(help=_l("Validate standards files and print static SMART findings; exit 1 on an error or a fail."))
 @click.argument("paths", nargs=-1, type=click.Path())
 def lint(paths: tuple[str, ...]) -> None:
     from monitor import lint as linter
@@ -228,10 +229,10 @@ def lint(paths: tuple[str, ...]) -> None:
     sys.exit(linter.main(list(paths) or [Config.load().standards.dir], today=date.today()))
 
 
-@main.command(help="SMART evaluation of the standards in force on the stored data (all, or one by ID).")
+@main.command(help=_l("SMART evaluation of the standards in force on the stored data (all, or one by ID)."))
 @click.argument("standard_id", required=False)
-@click.option("--days", default=28, show_default=True, help="Evaluation window: the last N days.")
-@click.option("--json", "as_json", is_flag=True, help="Print the SPEC §4 JSON instead of a summary.")
+@click.option("--days", default=28, show_default=True, help=_l("Evaluation window: the last N days."))
+@click.option("--json", "as_json", is_flag=True, help=_l("Print the SPEC §4 JSON instead of a summary."))
 def smart(standard_id: str | None, days: int, as_json: bool) -> None:
     import json
     from datetime import datetime, timezone
@@ -264,14 +265,14 @@ def smart(standard_id: str | None, days: int, as_json: bool) -> None:
                 click.echo("  " + words(msg("suggestion: {text}", text=suggestion)))
 
 
-@main.command(help="Re-judge the clocks of standard ID that started in [FROM, TO) with the version in force now "
-                   "(SPEC §3.2): prints how many verdicts change; recorded in the audit trail. FROM and TO are RFC "
-                   "3339 timestamps with an offset, or dates (midnight UTC).")
+@main.command(help=_l("Re-judge the clocks of standard ID that started in [FROM, TO) with the version in force now "
+                      "(SPEC §3.2): prints how many verdicts change; recorded in the audit trail. FROM and TO are RFC "
+                      "3339 timestamps with an offset, or dates (midnight UTC)."))
 @click.argument("standard_id")
-@click.option("--from", "start", required=True, metavar="DATE|TIMESTAMP", help="First start instant (inclusive).")
-@click.option("--to", "end", required=True, metavar="DATE|TIMESTAMP", help="Start instant the window stops before.")
-@click.option("--dry-run", is_flag=True, help="Say how many verdicts would change; change and record nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--from", "start", required=True, metavar="DATE|TIMESTAMP", help=_l("First start instant (inclusive)."))
+@click.option("--to", "end", required=True, metavar="DATE|TIMESTAMP", help=_l("Start instant the window stops before."))
+@click.option("--dry-run", is_flag=True, help=_l("Say how many verdicts would change; change and record nothing."))
+@click.option("--json", "as_json", is_flag=True, help=_l("Print the result as JSON."))
 def rejudge(standard_id: str, start: str, end: str, dry_run: bool, as_json: bool) -> None:
     import getpass
     import json
@@ -307,15 +308,15 @@ def rejudge(standard_id: str, start: str, end: str, dry_run: bool, as_json: bool
                    "trail)")
 
 
-@main.group(help="API tokens (bearer tokens for devices and scripts).")
+@main.group(help=_l("API tokens (bearer tokens for devices and scripts)."))
 def token() -> None:
     pass
 
 
-@token.command("create", help="Create a token and print its secret once (only its hash is kept).")
+@token.command("create", help=_l("Create a token and print its secret once (only its hash is kept)."))
 @click.option("--role", required=True, type=click.Choice(ROLES))
-@click.option("--site", "sites", multiple=True, help="Limit a device token to these sites (repeatable).")
-@click.option("--name", default="", help="A name to recognise the token by.")
+@click.option("--site", "sites", multiple=True, help=_l("Limit a device token to these sites (repeatable)."))
+@click.option("--name", default="", help=_l("A name to recognise the token by."))
 @with_database
 def token_create(database, role: str, sites: tuple[str, ...], name: str) -> None:
     from monitor.auth import create_token
@@ -330,7 +331,7 @@ def token_create(database, role: str, sites: tuple[str, ...], name: str) -> None
     click.echo(secret)
 
 
-@token.command("list", help="One row per token: id, role, sites, name, created, revoked.")
+@token.command("list", help=_l("One row per token: id, role, sites, name, created, revoked."))
 @with_database
 def token_list(database) -> None:
     from monitor.store import repository
@@ -342,7 +343,7 @@ def token_list(database) -> None:
                        f"{row.created_at.isoformat()}\t{revoked}")
 
 
-@token.command("revoke", help="Revoke a token by id; it and the sessions opened with it stop working at once.")
+@token.command("revoke", help=_l("Revoke a token by id; it and the sessions opened with it stop working at once."))
 @click.argument("token_id")
 @with_database
 def token_revoke(database, token_id: str) -> None:
@@ -355,21 +356,21 @@ def token_revoke(database, token_id: str) -> None:
     say(msg("token {id} revoked", id=token_id))
 
 
-@main.group(help="Logins for people (web pages).")
+@main.group(help=_l("Logins for people (web pages)."))
 def user() -> None:
     pass
 
 
-@user.command("create", help="Create a login; the password is asked for, or read from stdin.")
+@user.command("create", help=_l("Create a login; the password is asked for, or read from stdin."))
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(ROLES))
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--password-stdin", is_flag=True, help=_l("Read the password from standard input."))
 @with_database
 def user_create(database, name: str, role: str, password_stdin: bool) -> None:
     from monitor.auth import create_user
 
     password = sys.stdin.readline().rstrip("\n") if password_stdin else click.prompt(
-        "Password", hide_input=True, confirmation_prompt=True)
+        _l("Password"), hide_input=True, confirmation_prompt=True)
     try:
         with database.session() as session:
             create_user(session, name, role, password)
@@ -378,7 +379,7 @@ def user_create(database, name: str, role: str, password_stdin: bool) -> None:
     say(msg("user {name} ({role}) created", name=name, role=role))
 
 
-@user.command("remove", help="Remove a login; its open sessions end at once.")
+@user.command("remove", help=_l("Remove a login; its open sessions end at once."))
 @click.argument("name")
 @with_database
 def user_remove(database, name: str) -> None:
@@ -390,18 +391,18 @@ def user_remove(database, name: str) -> None:
     say(msg("user {name} removed; its sessions are ended", name=name))
 
 
-@main.group(help="MQTT devices (Mosquitto password and ACL files).")
+@main.group(help=_l("MQTT devices (Mosquitto password and ACL files)."))
 def devices() -> None:
     pass
 
 
-@devices.command("provision", help="Add a device: it may publish only under P/SITE/DEVICE/ and read P/SITE/alerts. "
-                                   "Prints its password once (last line); its username is SITE.DEVICE. "
-                                   "Reload Mosquitto afterwards (SIGHUP).")
+@devices.command("provision", help=_l("Add a device: it may publish only under P/SITE/DEVICE/ and read P/SITE/alerts. "
+                                      "Prints its password once (last line); its username is SITE.DEVICE. "
+                                      "Reload Mosquitto afterwards (SIGHUP)."))
 @click.argument("site")
 @click.argument("device")
-@click.option("--passwd-file", required=True, type=click.Path(dir_okay=False), help="Mosquitto password_file.")
-@click.option("--acl-file", required=True, type=click.Path(dir_okay=False), help="Mosquitto acl_file.")
+@click.option("--passwd-file", required=True, type=click.Path(dir_okay=False), help=_l("Mosquitto password_file."))
+@click.option("--acl-file", required=True, type=click.Path(dir_okay=False), help=_l("Mosquitto acl_file."))
 def devices_provision(site: str, device: str, passwd_file: str, acl_file: str) -> None:
     from monitor.devices import provision
 
@@ -425,4 +426,5 @@ def _register_commands() -> None:
 _register_commands()
 
 if __name__ == "__main__":
+    use_terminal_language()
     main()

@@ -4,41 +4,22 @@ The language of a request is ``?lang=``, else the signed-in user's saved choice,
 browser's ``Accept-Language``, else English. Tags are the web's (``zh-CN``); Babel's locale
 names (``zh_Hans_CN``) stay inside this module. Dates, times and numbers are formatted in the site's
 default timezone. Outside a request (CLI, report files) ``translator(tag)`` gives the same
-catalogues without Flask.
+catalogues without Flask (``monitor.languages``, re-exported here).
 """
 from __future__ import annotations
 
-import gettext
-import os
 from datetime import date, timedelta
-from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable
 
 from babel import Locale
 from babel.dates import format_date, format_timedelta
-from babel.support import Translations
 from flask import Flask, g, request
 from flask_babel import Babel, get_locale
 
 from monitor.core.messages import Message, msg
-
-TRANSLATIONS = Path(__file__).with_name("translations")
-#: web tag → Babel locale name
-LANGUAGES = {"en": "en", "zh-CN": "zh_Hans_CN"}
-DEFAULT = "en"
-_ALIASES = {"en": "en", "en-us": "en", "en-gb": "en", "zh": "zh-CN", "zh-cn": "zh-CN", "zh-hans": "zh-CN",
-            "zh-hans-cn": "zh-CN", "zh_cn": "zh-CN"}
-
-
-def parse_tag(value: str | None) -> str | None:
-    """``zh-CN``, ``zh_CN``, ``zh``, ``zh_CN.UTF-8`` → ``zh-CN``; ``en…`` → ``en``; else None."""
-    if not value:
-        return None
-    value = value.split(".")[0].split("@")[0].strip().lower()
-    if value in _ALIASES:
-        return _ALIASES[value]
-    return "en" if value.startswith("en") else ("zh-CN" if value.startswith("zh") else None)
-
+# the Flask-free half, re-exported: the CLI and the device tools import it without Flask
+from monitor.languages import (DEFAULT, LANGUAGES, TRANSLATIONS, catalogue, environment_tag,  # noqa: F401
+                               parse_tag, translator)
 
 def request_tag() -> str:
     """The language of the current request (cached on ``g``)."""
@@ -119,38 +100,6 @@ def check_language(value: str) -> str:
     if tag is None:
         raise ValueError(f"unknown language {value!r}; choose one of {', '.join(LANGUAGES)}")
     return tag
-
-
-def environment_tag(environ: Mapping[str, str] = os.environ) -> str:
-    """The CLI's language: ``LC_ALL``, then ``LC_MESSAGES``, then ``LANG`` (POSIX order)."""
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        if environ.get(name):
-            return parse_tag(environ[name]) or DEFAULT
-    return DEFAULT
-
-
-_catalogues: dict[str, gettext.NullTranslations] = {}
-
-
-def catalogue(tag: str) -> gettext.NullTranslations:
-    """The compiled catalogue of a language, without Flask (English: the message ids themselves)."""
-    if tag not in _catalogues:
-        _catalogues[tag] = Translations.load(str(TRANSLATIONS), [LANGUAGES[tag]])
-    return _catalogues[tag]
-
-
-def translator(tag: str) -> Callable[[Message | str], str]:
-    """``render(message)`` in language ``tag``: a Message's id looked up and its parameters filled
-    in (parameters that are Messages themselves are translated too); a plain string is looked up."""
-    gettext_ = catalogue(tag).gettext
-
-    def render(message: Message | str) -> str:
-        if isinstance(message, str):
-            return gettext_(message)
-        params = {k: render(v) if isinstance(v, Message) else v for k, v in message.params.items()}
-        return gettext_(message.id).format(**params)
-
-    return render
 
 
 def current_translator() -> Callable[[Message | str], str]:

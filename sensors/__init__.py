@@ -1,8 +1,9 @@
 """The device side of smartmon: simulated floor devices and log replay.
 
 Everything here talks to the monitor only through its external contract (SPEC §1 events over
-MQTT §2 or HTTP §6) and imports nothing from ``monitor``, so it can run on a tablet, a queue
-ticket machine or an auditor's laptop with just paho-mqtt and requests installed.
+MQTT §2 or HTTP §6) and imports nothing from ``monitor`` but ``monitor.languages`` (the standard
+library's gettext over the same catalogue, for help in the terminal's language), so it can run on
+a tablet, a queue ticket machine or an auditor's laptop with just paho-mqtt and requests installed.
 
 Modules:
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from monitor.languages import _l, use_terminal_language
 from sensors.publisher import (
     DEFAULT_PREFIX,
     Event,
@@ -513,7 +514,7 @@ def _counted(
 
 # -- command line ----------------------------------------------------------------------------
 
-EPILOG = """\
+EPILOG = _l("""\
 examples:
   # a process-mining export (comma or semicolon CSV), timestamps in local time:
   python -m sensors.replay sepsis.csv --case-col "Case ID" --type-col Activity \\
@@ -530,39 +531,39 @@ one "_" ("ER Sepsis Triage" -> er_sepsis_triage); a name not starting with a let
 Event ids hash the file's base name and line number: replaying the same file again stores
 nothing twice. Malformed rows are skipped and counted by reason in the final summary.
 Exit status: 0 ran (even with skipped rows), 1 transport failed, 2 bad usage or unreadable file.
-"""
+""")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sensors.replay",
-        description="Replay a recorded event log (long-format CSV or JSON lines) into the "
-        "monitor over MQTT or HTTP.",
+        description=_l("Replay a recorded event log (long-format CSV or JSON lines) into the "
+                       "monitor over MQTT or HTTP."),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="CSV or JSON-lines event logs")
-    columns = parser.add_argument_group("CSV columns")
-    columns.add_argument("--case-col", default="case", help="case id column (default: case)")
-    columns.add_argument("--type-col", default="type", help="activity / event type column (default: type)")
-    columns.add_argument("--at-col", default="at", help="timestamp column (default: at)")
-    columns.add_argument("--at-format", help="strptime format of the timestamps (default: ISO 8601)")
-    columns.add_argument("--tz", default="UTC", help="time zone of timestamps without offset (default: UTC)")
-    columns.add_argument("--attrs", default="", help="comma-separated columns copied into attrs")
-    columns.add_argument("--staff-col", help="column copied into the event's staff field")
-    target = parser.add_argument_group("where to send")
-    target.add_argument("--to", choices=("mqtt", "http"), default="mqtt", help="transport (default: mqtt)")
-    target.add_argument("--mqtt-url", help="broker URL (default: $MONITOR_MQTT_URL or mqtt://127.0.0.1:1883)")
-    target.add_argument("--prefix", default=DEFAULT_PREFIX, help=f"MQTT topic prefix (default: {DEFAULT_PREFIX})")
-    target.add_argument("--url", help="monitor base URL for --to http, e.g. http://localhost:8000")
-    target.add_argument("--token", help="device bearer token for --to http")
-    target.add_argument("--site", default="replay", help="site of the events and topic (default: replay)")
-    target.add_argument("--device", default="replay", help="device name in the topic (default: replay)")
-    pace = parser.add_argument_group("pace")
+    parser.add_argument("files", nargs="+", metavar="FILE", help=_l("CSV or JSON-lines event logs"))
+    columns = parser.add_argument_group(_l("CSV columns"))
+    columns.add_argument("--case-col", default="case", help=_l("case id column (default: case)"))
+    columns.add_argument("--type-col", default="type", help=_l("activity / event type column (default: type)"))
+    columns.add_argument("--at-col", default="at", help=_l("timestamp column (default: at)"))
+    columns.add_argument("--at-format", help=_l("strptime format of the timestamps (default: ISO 8601)"))
+    columns.add_argument("--tz", default="UTC", help=_l("time zone of timestamps without offset (default: UTC)"))
+    columns.add_argument("--attrs", default="", help=_l("comma-separated columns copied into attrs"))
+    columns.add_argument("--staff-col", help=_l("column copied into the event's staff field"))
+    target = parser.add_argument_group(_l("where to send"))
+    target.add_argument("--to", choices=("mqtt", "http"), default="mqtt", help=_l("transport (default: mqtt)"))
+    target.add_argument("--mqtt-url", help=_l("broker URL (default: $MONITOR_MQTT_URL or mqtt://127.0.0.1:1883)"))
+    target.add_argument("--prefix", default=DEFAULT_PREFIX, help=_l("MQTT topic prefix (default: %(default)s)"))
+    target.add_argument("--url", help=_l("monitor base URL for --to http, e.g. http://localhost:8000"))
+    target.add_argument("--token", help=_l("device bearer token for --to http"))
+    target.add_argument("--site", default="replay", help=_l("site of the events and topic (default: replay)"))
+    target.add_argument("--device", default="replay", help=_l("device name in the topic (default: replay)"))
+    pace = parser.add_argument_group(_l("pace"))
     pace.add_argument("--speed", type=float, default=0.0,
-                      help="0 = as fast as possible (default); X = X times real time, in event-time order")
-    pace.add_argument("--batch", type=int, default=100, help="events per message or POST (default: 100)")
-    pace.add_argument("--quiet", action="store_true", help="no progress lines")
+                      help=_l("0 = as fast as possible (default); X = X times real time, in event-time order"))
+    pace.add_argument("--batch", type=int, default=100, help=_l("events per message or POST (default: 100)"))
+    pace.add_argument("--quiet", action="store_true", help=_l("no progress lines"))
     return parser
 
 
@@ -589,6 +590,7 @@ def options_from_args(args: argparse.Namespace) -> ReplayOptions:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    use_terminal_language()
     parser = build_parser()
     args = parser.parse_args(argv)
     options = options_from_args(args)

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, NamedTuple, Sequence
 
+from monitor.languages import _l, use_terminal_language
 from sensors.publisher import DEFAULT_PREFIX, Event, MqttPublisher, SendError, Sender, check_name, utc_now_iso
 
 RESTAURANT_DEVICE = "floor-tablet"
@@ -547,28 +548,31 @@ def _flush(out: Outbox, senders: dict[str, Sender], stats: SimStats) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sensors.simulate",
-        description="Simulated floor devices: a restaurant and a business hall publishing "
-        "SPEC §1 events over MQTT, with realistic delays so some standards are missed.",
-        epilog="example: python -m sensors.simulate --site bj-01 --tables 12 --duration 3600\n"
-        "Events carry the real current time as 'at'; with --speed above 1 they come faster "
-        "and their gaps shrink accordingly.",
+        description=_l("Simulated floor devices: a restaurant and a business hall publishing "
+                       "SPEC §1 events over MQTT, with realistic delays so some standards are missed."),
+        epilog=_l("example: python -m sensors.simulate --site bj-01 --tables 12 --duration 3600\n"
+                  "Events carry the real current time as 'at'; with --speed above 1 they come faster "
+                  "and their gaps shrink accordingly."),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--site", default="demo", help="restaurant site (default: demo)")
-    parser.add_argument("--hall-site", help="business-hall site (default: SITE-hall)")
-    parser.add_argument("--tables", type=int, default=8, help="restaurant tables, 0 for none (default: 8)")
-    parser.add_argument("--counters", type=int, default=3, help="business-hall counters, 0 for none (default: 3)")
-    parser.add_argument("--speed", type=float, default=1.0, help="time acceleration (default: 1 = real time)")
-    parser.add_argument("--duration", type=float, help="stop after this many wall-clock seconds (default: run until Ctrl-C)")
-    parser.add_argument("--max-events", type=int, help="stop after about this many events")
-    parser.add_argument("--seed", type=int, help="random seed, for a repeatable floor")
-    parser.add_argument("--mqtt-url", help="broker URL (default: $MONITOR_MQTT_URL or mqtt://127.0.0.1:1883)")
-    parser.add_argument("--prefix", default=DEFAULT_PREFIX, help=f"MQTT topic prefix (default: {DEFAULT_PREFIX})")
-    parser.add_argument("--progress-every", type=int, default=50, metavar="N", help="a progress line per N events (0: none)")
+    parser.add_argument("--site", default="demo", help=_l("restaurant site (default: demo)"))
+    parser.add_argument("--hall-site", help=_l("business-hall site (default: SITE-hall)"))
+    parser.add_argument("--tables", type=int, default=8, help=_l("restaurant tables, 0 for none (default: 8)"))
+    parser.add_argument("--counters", type=int, default=3, help=_l("business-hall counters, 0 for none (default: 3)"))
+    parser.add_argument("--speed", type=float, default=1.0, help=_l("time acceleration (default: 1 = real time)"))
+    parser.add_argument("--duration", type=float,
+                        help=_l("stop after this many wall-clock seconds (default: run until Ctrl-C)"))
+    parser.add_argument("--max-events", type=int, help=_l("stop after about this many events"))
+    parser.add_argument("--seed", type=int, help=_l("random seed, for a repeatable floor"))
+    parser.add_argument("--mqtt-url", help=_l("broker URL (default: $MONITOR_MQTT_URL or mqtt://127.0.0.1:1883)"))
+    parser.add_argument("--prefix", default=DEFAULT_PREFIX, help=_l("MQTT topic prefix (default: %(default)s)"))
+    parser.add_argument("--progress-every", type=int, default=50, metavar="N",
+                        help=_l("a progress line per N events (0: none)"))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    use_terminal_language()
     parser = build_parser()
     args = parser.parse_args(argv)
     options = SimOptions(

@@ -57,6 +57,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Iterable, Iterator, Sequence
 
+from monitor.languages import _l, use_terminal_language
 from sensors.replay import SkipTally, UsageError, open_text, read_table, require_columns
 
 LONG_COLUMNS = ("case", "type", "at")
@@ -305,26 +306,28 @@ def parse_attrs(text: str) -> list[tuple[str, str]]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sensors.widelog",
-        description="Convert a wide log (one row per case, one time column per step) into the "
-        "long CSV (case,type,at,attrs…) that `python -m sensors.replay` reads.",
+        description=_l("Convert a wide log (one row per case, one time column per step) into the "
+                       "long CSV (case,type,at,attrs…) that `python -m sensors.replay` reads."),
         epilog=__doc__[__doc__.index("Worked example"):],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("file", metavar="FILE", help="wide CSV/TSV (delimiter sniffed)")
-    parser.add_argument("-o", "--output", help="long CSV to write (default: standard output)")
-    parser.add_argument("--case-col", required=True, help="case id column(s), comma-separated, joined with '/'")
+    parser.add_argument("file", metavar="FILE", help=_l("wide CSV/TSV (delimiter sniffed)"))
+    parser.add_argument("-o", "--output", help=_l("long CSV to write (default: standard output)"))
+    parser.add_argument("--case-col", required=True, help=_l("case id column(s), comma-separated, joined with '/'"))
     parser.add_argument("--step", action="append", type=parse_step, default=[], metavar="COL=TYPE",
-                        help="an event_type at COL whenever COL is filled (repeatable)")
+                        help=_l("an event_type at COL whenever COL is filled (repeatable)"))
     parser.add_argument("--when", action="append", type=parse_when, default=[], metavar="COL=VALUE:TYPE@TIMECOL",
-                        help="an event at TIMECOL when COL equals VALUE (repeatable)")
+                        help=_l("an event at TIMECOL when COL equals VALUE (repeatable)"))
     parser.add_argument("--null", action="append", default=[], metavar="VALUE",
-                        help="a cell value meaning 'did not happen', besides empty (repeatable)")
-    parser.add_argument("--date-col", help="date column, when time columns hold a time of day only")
-    parser.add_argument("--date-format", default="%Y-%m-%d", help="strptime format of --date-col (default: %%Y-%%m-%%d)")
-    parser.add_argument("--time-format", default="%H:%M:%S", help="strptime format of time cells (default: %%H:%%M:%%S)")
-    parser.add_argument("--anchor-col", help="time column the date belongs to; earlier times are next day")
-    parser.add_argument("--attrs", default="", help="COL[=NAME],… copied to every event of the row")
-    parser.add_argument("--quiet", action="store_true", help="no summary on standard error")
+                        help=_l("a cell value meaning 'did not happen', besides empty (repeatable)"))
+    parser.add_argument("--date-col", help=_l("date column, when time columns hold a time of day only"))
+    parser.add_argument("--date-format", default="%Y-%m-%d",
+                        help=_l("strptime format of --date-col (default: %%Y-%%m-%%d)"))
+    parser.add_argument("--time-format", default="%H:%M:%S",
+                        help=_l("strptime format of time cells (default: %%H:%%M:%%S)"))
+    parser.add_argument("--anchor-col", help=_l("time column the date belongs to; earlier times are next day"))
+    parser.add_argument("--attrs", default="", help=_l("COL[=NAME],… copied to every event of the row"))
+    parser.add_argument("--quiet", action="store_true", help=_l("no summary on standard error"))
     return parser
 
 
@@ -343,6 +346,7 @@ def mapping_from_args(args: argparse.Namespace) -> WideMapping:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    use_terminal_language()
     parser = build_parser()
     args = parser.parse_args(argv)
     mapping = mapping_from_args(args)

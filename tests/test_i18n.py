@@ -34,10 +34,15 @@ def test_every_message_id_of_the_code_and_templates_is_in_the_chinese_catalogue_
                     "-k", "msg", "-k", "_l", "-o", str(pot), "."], cwd=ROOT, check=True)
     with pot.open("rb") as handle:
         wanted = {m.id for m in read_po(handle) if m.id}
-    translated = {m.id for m in _catalogue() if m.id and "fuzzy" not in m.flags
-                  and (all(m.string) if m.pluralizable else m.string)}
+    translated = {m.id for m in _catalogue() if m.id and _done(m)}
     assert wanted, "extraction found no message ids"
     assert sorted(wanted - translated) == [], "untranslated in zh_CN: refresh the catalogue (README, Languages)"
+
+
+def _done(message) -> bool:
+    """Translated, every plural form included, and not fuzzy."""
+    forms = (message.string,) if isinstance(message.string, str) else message.string
+    return all(forms) and "fuzzy" not in message.flags
 
 
 def test_the_compiled_catalogue_is_up_to_date_with_the_po_file():
@@ -45,9 +50,9 @@ def test_the_compiled_catalogue_is_up_to_date_with_the_po_file():
         compiled = gettext.GNUTranslations(handle)._catalog
     expected = {}
     for m in _catalogue():
-        if m.id and m.string and "fuzzy" not in m.flags:
-            if m.pluralizable:  # a plural is compiled as one entry per form: (singular, n)
-                expected.update({(m.id[0], n): form for n, form in enumerate(m.string)})
+        if m.id and _done(m):
+            if m.pluralizable:  # gettext keys each plural form by (singular, index)
+                expected.update({(m.id[0], i): form for i, form in enumerate(m.string)})
             else:
                 expected[m.id] = m.string
     assert {k: v for k, v in compiled.items() if k} == expected, "run pybabel compile -d monitor/translations"
@@ -293,11 +298,3 @@ def test_the_board_speaks_chinese_to_a_chinese_screen(client, admin):
     assert script["ack_prompt"].startswith("确认告警。") and script["late"] == "超时 %(time)s"
     english = client.get("/?lang=en", headers=admin).get_data(as_text=True)
     assert "Open alerts" in english and "未处理告警" not in english
-
-
-def test_every_role_has_its_words_and_the_menu_shows_them(client, admin):
-    from monitor.auth import ROLES
-
-    assert set(i18n.ROLE_WORDS) == set(ROLES)
-    menu = client.get("/standards?lang=zh-CN", headers=admin).get_data(as_text=True)
-    assert "<small>管理员</small>" in menu

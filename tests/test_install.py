@@ -67,6 +67,7 @@ def bare_python(tmp_path_factory) -> Path:
 def run_bare(python: Path, *args: str) -> subprocess.CompletedProcess:
     # run from outside the checkout, so only the installed package can be imported
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "MONITOR_"))}
+    env["LC_ALL"] = "C.UTF-8"  # the help follows the terminal's language; these checks read the English
     return subprocess.run([str(python), *args], capture_output=True, text=True, timeout=120,
                           cwd=python.parent.parent.parent, env=env)
 

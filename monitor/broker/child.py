@@ -15,6 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from monitor.languages import _l, use_terminal_language
+
 log = logging.getLogger("monitor.broker")
 
 ENGINES = ("amqtt", "mosquitto")
@@ -80,17 +82,18 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    use_terminal_language()
     parser = argparse.ArgumentParser(
         prog="python -m monitor.broker",
-        description="Run the embedded MQTT broker in the foreground (mosquitto when given, else "
-                    "amqtt, MQTT 3.1.1). For first runs and demos only; use Mosquitto configured "
-                    "as the README shows in production.")
+        description=_l("Run the embedded MQTT broker in the foreground (mosquitto when given, else "
+                       "amqtt, MQTT 3.1.1). For first runs and demos only; use Mosquitto configured "
+                       "as the README shows in production."))
     parser.add_argument("host", nargs="?", default="127.0.0.1")
     parser.add_argument("port", nargs="?", type=int, default=1883)
     parser.add_argument("--engine", choices=ENGINES, default="amqtt")
-    parser.add_argument("--mosquitto", default="mosquitto", help="the mosquitto binary (engine mosquitto)")
+    parser.add_argument("--mosquitto", default="mosquitto", help=_l("the mosquitto binary (engine mosquitto)"))
     parser.add_argument("--session-expiry", type=int, default=3600,
-                        help="seconds amqtt keeps a disconnected persistent session (default 3600)")
+                        help=_l("seconds amqtt keeps a disconnected persistent session (default 3600)"))
     parser.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)

@@ -18,7 +18,8 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from monitor.config import Config, ConfigError
 from monitor.reports.formats import FORMATS, format_of_extension
 from monitor.reports.groups import GROUP_KEYS
-from monitor.i18n import check_language, environment_tag, translator
+from monitor.i18n import check_language
+from monitor.languages import _l, environment_tag, translator
 from monitor.reports.params import ReportParamError, format_bound, parse_format, report_query
 
 
@@ -71,21 +72,23 @@ class LiveHelpOption(click.Option):
         return super().get_help_record(ctx)
 
 
-@click.command(help="Compliance report per standard over clocks whose start lies in [FROM, TO). Dates are "
-                    "midnight in each site's own timezone; RFC 3339 timestamps are instants. Default: the last "
-                    "28 days.")
-@click.option("--from", "start", metavar="DATE|TIMESTAMP", help="First day or instant (inclusive).")
-@click.option("--to", "end", metavar="DATE|TIMESTAMP", help="Day or instant the report stops before (exclusive).")
-@click.option("--site", "sites", multiple=True, help="Only these sites (repeatable or comma-separated).")
-@click.option("--standard", "standards", multiple=True, help="Only these standards (repeatable or comma-separated).")
+@click.command(help=_l("Compliance report per standard over clocks whose start lies in [FROM, TO). Dates are "
+                       "midnight in each site's own timezone; RFC 3339 timestamps are instants. Default: the last "
+                       "28 days."))
+@click.option("--from", "start", metavar="DATE|TIMESTAMP", help=_l("First day or instant (inclusive)."))
+@click.option("--to", "end", metavar="DATE|TIMESTAMP", help=_l("Day or instant the report stops before (exclusive)."))
+@click.option("--site", "sites", multiple=True, help=_l("Only these sites (repeatable or comma-separated)."))
+@click.option("--standard", "standards", multiple=True,
+              help=_l("Only these standards (repeatable or comma-separated)."))
 @click.option("--group-by", default="", metavar="KEYS", cls=LiveHelpOption,
-              describe=lambda: f"Comma-separated: {', '.join(GROUP_KEYS)} (calendar keys are site-local).")
+              describe=lambda: _l("Comma-separated: {keys} (calendar keys are site-local).").format(
+                  keys=", ".join(GROUP_KEYS)))
 @click.option("--format", "fmt", type=RegisteredChoice(FORMATS), default=None,
-              help="Output format; default taken from the -o file's extension, else json.")
+              help=_l("Output format; default taken from the -o file's extension, else json."))
 @click.option("-o", "--output", default="-", type=click.Path(dir_okay=False, allow_dash=True),
-              help="File to write (default: standard output).")
+              help=_l("File to write (default: standard output)."))
 @click.option("--lang", "language", default=None, metavar="LANG",
-              help="Language of the CSV/XLSX/PDF words: en or zh-CN (default: from LC_ALL/LANG).")
+              help=_l("Language of the CSV/XLSX/PDF words: en or zh-CN (default: from LC_ALL/LANG)."))
 def report(start, end, sites, standards, group_by, fmt, output, language) -> None:
     from monitor.registry import Registry
     from monitor.reports.compliance import build_report, site_namer
@@ -145,18 +148,19 @@ def _safe_url(url: str) -> str:
         return "the configured database"
 
 
-@click.group(help="The tamper-evident audit trail.")
+@click.group(help=_l("The tamper-evident audit trail."))
 def audit() -> None:
     pass
 
 
-@audit.command("verify", help="Re-hash every event, device status, standards version, alert action and "
-                              "re-judgement against the hash chain, then derive every clock and alert row again "
-                              "from the chained rows. Exit 0 when intact, 1 when broken (the first difference is "
-                              "printed).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON: {ok, records, head, first_broken}.")
+@audit.command("verify", help=_l("Re-hash every event, device status, standards version, alert action and "
+                                 "re-judgement against the hash chain, then derive every clock and alert row again "
+                                 "from the chained rows. Exit 0 when intact, 1 when broken (the first difference is "
+                                 "printed)."))
+@click.option("--json", "as_json", is_flag=True,
+              help=_l("Print the result as JSON: {ok, records, head, first_broken}."))
 @click.option("--head", "expect_head", default=None, metavar="HASH",
-              help="A chain head a report was built from: also check the chain still contains it.")
+              help=_l("A chain head a report was built from: also check the chain still contains it."))
 def verify(as_json: bool, expect_head: str | None) -> None:
     from monitor import verification
 
