@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from monitor.core.messages import MessageError, msg
 from monitor.store.models import Token, User, WebSession
 
 ROLES = ("device", "manager", "operations", "auditor", "admin")
@@ -40,7 +41,7 @@ def _digest(secret: str) -> str:
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+        raise MessageError(msg("unknown role {role}; choose one of {roles}", role=repr(role), roles=", ".join(ROLES)))
     return role
 
 
@@ -79,9 +80,9 @@ def token_identity(token: Token) -> Identity:
 
 def create_user(session: Session, name: str, role: str, password: str) -> User:
     if len(password) < 8:
-        raise ValueError("a password needs at least 8 characters")
+        raise MessageError(msg("a password needs at least 8 characters"))
     if session.scalar(select(User).where(User.name == name)) is not None:
-        raise ValueError(f"user {name!r} already exists")
+        raise MessageError(msg("user {name} already exists", name=repr(name)))
     user = User(name=name, role=check_role(role), password_hash=generate_password_hash(password),
                 created_at=datetime.now(timezone.utc))
     session.add(user)

@@ -17,17 +17,12 @@ from flask import Flask
 from monitor.app import configure_logging, create_app
 from monitor.auth import ROLES
 from monitor.config import Config
-from monitor.core.messages import Message, msg
-from monitor.languages import _l, environment_tag, translator, use_terminal_language
-
-
-def say_text(message: Message) -> str:
-    """A message in the terminal's language (LC_ALL, LC_MESSAGES, LANG: SPEC §6.1)."""
-    return translator(environment_tag())(message)
+from monitor.core.messages import Message, MessageError, msg
+from monitor.languages import _l, terminal_text, use_terminal_language
 
 
 def say(message: Message, err: bool = False) -> None:
-    click.echo(say_text(message), err=err)
+    click.echo(terminal_text(message), err=err)
 
 
 def _serve(app: Flask, host: str, port: int, before_stop: Callable[[], None] | None = None) -> None:
@@ -245,7 +240,7 @@ def smart(standard_id: str | None, days: int, as_json: bool) -> None:
     runtime.prepare()
     current = runtime.registry.current
     chosen = [current.get(standard_id)] if standard_id else list(current.standards)
-    words = say_text
+    words = terminal_text
     if chosen == [None]:
         raise click.ClickException(words(msg("no standard {id}; in force: {ids}", id=repr(standard_id),
                                               ids=", ".join(s.id for s in current.standards))))
@@ -297,15 +292,18 @@ def rejudge(standard_id: str, start: str, end: str, dry_run: bool, as_json: bool
     if as_json:
         click.echo(json.dumps(result.to_json()))
         return
-    window = f"started {result.to_json()['from']} to {result.to_json()['to']}"
-    rule = f"{result.file} version {result.version}"
+    shown = result.to_json()
+    words = {"standard": result.standard, "clocks": result.clocks, "start": shown["from"], "end": shown["to"],
+             "file": result.file, "version": result.version}
+    one = result.changed == 1
     if result.dry_run:
-        click.echo(f"{result.standard}: {result.clocks} clocks {window} judged by {rule}: {result.changed} "
-                   f"verdict{'s' if result.changed != 1 else ''} would change (dry run: nothing changed)")
+        verdicts = msg("{n} verdict would change", n=1) if one else msg("{n} verdicts would change", n=result.changed)
+        say(msg("{standard}: {clocks} clocks started {start} to {end} judged by {file} version {version}: {verdicts} "
+                "(dry run: nothing changed)", verdicts=verdicts, **words))
     else:
-        click.echo(f"{result.standard}: re-judged {result.clocks} clocks {window} with {rule}: {result.changed} "
-                   f"verdict{'s' if result.changed != 1 else ''} changed (re-judgement {result.id}, in the audit "
-                   "trail)")
+        verdicts = msg("{n} verdict changed", n=1) if one else msg("{n} verdicts changed", n=result.changed)
+        say(msg("{standard}: re-judged {clocks} clocks started {start} to {end} with {file} version {version}: "
+                "{verdicts} (re-judgement {id}, in the audit trail)", verdicts=verdicts, id=result.id, **words))
 
 
 @main.group(help=_l("API tokens (bearer tokens for devices and scripts)."))
@@ -351,7 +349,7 @@ def token_revoke(database, token_id: str) -> None:
 
     with database.session() as session:
         if not revoke_token(session, token_id):
-            raise click.ClickException(say_text(msg("no active token with id {id} (see: python -m monitor token list)",
+            raise click.ClickException(terminal_text(msg("no active token with id {id} (see: python -m monitor token list)",
                                                      id=token_id)))
     say(msg("token {id} revoked", id=token_id))
 
@@ -374,8 +372,8 @@ def user_create(database, name: str, role: str, password_stdin: bool) -> None:
     try:
         with database.session() as session:
             create_user(session, name, role, password)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    except MessageError as exc:
+        raise click.ClickException(terminal_text(exc.message)) from None
     say(msg("user {name} ({role}) created", name=name, role=role))
 
 
@@ -387,7 +385,7 @@ def user_remove(database, name: str) -> None:
 
     with database.session() as session:
         if not remove_user(session, name):
-            raise click.ClickException(say_text(msg("no user named {name}", name=name)))
+            raise click.ClickException(terminal_text(msg("no user named {name}", name=name)))
     say(msg("user {name} removed; its sessions are ended", name=name))
 
 

@@ -62,6 +62,11 @@ def translator(tag: str) -> Callable[[Message | str], str]:
     return render
 
 
+def terminal_text(message: Message | str) -> str:
+    """A message in the terminal's language (LC_ALL, LC_MESSAGES, LANG: SPEC §6.1)."""
+    return translator(environment_tag())(message)
+
+
 def _l(text: str) -> str:
     """A command line's own words (help texts; the extraction keyword) in the terminal's language.
     A command line speaks one language for its whole run, so a help text is looked up as its

@@ -21,6 +21,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from monitor import standards_dir
+from monitor.core.messages import MessageError, msg
 from monitor.core.standards import StandardSet, StandardsFile
 from monitor.core.versions import History, Rejudgement
 from monitor.loader import StandardsError, load_set
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 FILE_AUTHOR = "file"
 
 
-class VersionConflict(Exception):
+class VersionConflict(MessageError):
     """``If-Match`` named another version than the current one."""
 
 
@@ -210,7 +211,8 @@ class Registry:
     def _check_if_match(versions: dict[str, tuple[str, int]], name: str, if_match: int | None) -> None:
         current = versions.get(name, ("", 0))[1]
         if if_match is not None and if_match != current:
-            raise VersionConflict(f"{name} is at version {current}, not {if_match}")
+            raise VersionConflict(msg("{file} is at version {current}, not {if_match}", file=name, current=current,
+                                      if_match=if_match))
 
     def _after_version(self, session: Session, saved_at: datetime) -> Callable[[], None] | None:
         if self.after_save is None:

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from monitor.core.messages import MessageError, msg
 from monitor.loader import StandardsError
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class DirectoryError(Exception):
+class DirectoryError(MessageError):
     """The standards directory cannot be written; the message says which file and why."""
 
 
@@ -53,7 +54,8 @@ class StagedFile:
                 out.flush()
                 os.fsync(out.fileno())
         except OSError as exc:
-            raise DirectoryError(f"cannot write {self.target}: {exc.strerror or exc}") from None
+            raise DirectoryError(msg("cannot write {target}: {reason}", target=str(self.target),
+                                     reason=exc.strerror or str(exc))) from None
         self.temporary = Path(temporary)
 
     def commit(self) -> None:
@@ -63,7 +65,8 @@ class StagedFile:
             os.replace(self.temporary, self.target)
         except OSError as exc:
             self.discard()
-            raise DirectoryError(f"cannot write {self.target}: {exc.strerror or exc}") from None
+            raise DirectoryError(msg("cannot write {target}: {reason}", target=str(self.target),
+                                     reason=exc.strerror or str(exc))) from None
 
     def discard(self) -> None:
         self.temporary.unlink(missing_ok=True)

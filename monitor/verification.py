@@ -37,6 +37,7 @@ from monitor.core.events import Event
 from monitor.core.versions import History
 from monitor.evaluator import case_site, offline_intervals
 from monitor.registry import load_history
+from monitor.core.messages import Message, msg
 from monitor.store import audit, bulk
 from monitor.store.db import Database
 from monitor.store.models import AlertAction, AlertRow, AuditRecord, ClockRow, EventRow
@@ -183,8 +184,10 @@ def _actions(session: Session, alert_ids: Sequence[str]) -> tuple[dict[str, tupl
     return last, system_at
 
 
-def _describe(standard: str, case_id: str, key: str) -> str:
-    return f"({standard}, case {case_id!r}{f', key {key!r}' if key else ''})"
+def _describe(standard: str, case_id: str, key: str) -> Message:
+    if key:
+        return msg("({standard}, case {case}, key {key})", standard=standard, case=repr(case_id), key=repr(key))
+    return msg("({standard}, case {case})", standard=standard, case=repr(case_id))
 
 
 def _check_clocks(history: History, offline: dict[str, list[Interval]], skew: timedelta, case_id: str,
@@ -201,20 +204,23 @@ def _check_clocks(history: History, offline: dict[str, list[Interval]], skew: ti
         row, clock = stored.get(identity), derived.get(identity)
         name = _describe(identity[0], case_id, identity[1])
         if clock is None:
-            return _clock_broken(f"clock {row.id} {name} is not given by the chained events and standards versions")
+            return _clock_broken(msg("clock {id} {name} is not given by the chained events and standards versions",
+                                     id=row.id, name=name))
         if row is None:
-            return _clock_broken(f"clock {name} is missing: the chained events give a {clock.state.value} clock "
-                                 f"(version {clock.version}, start {_show(clock.start)})")
+            return _clock_broken(msg("clock {name} is missing: the chained events give a {state} clock "
+                                     "(version {version}, start {start})", name=name, state=clock.state.value,
+                                     version=clock.version, start=_show(clock.start)))
         counts.clocks += 1
         for column, label, value in CLOCK_FIELDS:
             have, want = getattr(row, column), value(clock)
             if have != want:
-                return _clock_broken(f"clock {row.id} {name}: {label} is {_show(have)}, the chained events and "
-                                     f"standards versions give {_show(want)}")
+                return _clock_broken(msg("clock {id} {name}: {field} is {have}, the chained events and standards "
+                                         "versions give {want}", id=row.id, name=name, field=label, have=_show(have),
+                                         want=_show(want)))
     return None
 
 
-def _clock_broken(reason: str) -> dict[str, Any]:
+def _clock_broken(reason: Message) -> dict[str, Any]:
     return {"seq": None, "kind": "clock", "reason": reason}
 
 
@@ -222,10 +228,11 @@ def _check_alerts(session: Session, rows: list[Any], last_action: dict[str, tupl
                   counts: Counts) -> dict[str, Any] | None:
     for row in sorted(rows, key=lambda r: (r.standard_id, r.key, r.kind, r.step, r.id)):
         counts.alerts += 1
-        name = f"alert {row.id} ({row.kind} of {row.standard_id}, case {row.case_id!r})"
+        name = msg("alert {id} ({kind} of {standard}, case {case})", id=row.id, kind=row.kind,
+                   standard=row.standard_id, case=repr(row.case_id))
         if row.id not in last_action:
             return {"seq": None, "kind": "alert",
-                    "reason": f"{name} has no chained action (inserted behind the service's back)"}
+                    "reason": msg("{name} has no chained action (inserted behind the service's back)", name=name)}
         seq, recorded = last_action[row.id]
         have, want = _comparable(alert_json(row)), _comparable(recorded)
         for field in want.keys() | have.keys():
@@ -233,8 +240,8 @@ def _check_alerts(session: Session, rows: list[Any], last_action: dict[str, tupl
                 link = session.scalar(select(AuditRecord.seq).where(AuditRecord.kind == "alert_action",
                                                                     AuditRecord.ref == str(seq)))
                 return {"seq": link, "kind": "alert",
-                        "reason": f"{name}: {field} is {_show(have.get(field))}, its chained actions give "
-                                  f"{_show(want.get(field))}"}
+                        "reason": msg("{name}: {field} is {have}, its chained actions give {want}", name=name,
+                                      field=field, have=_show(have.get(field)), want=_show(want.get(field)))}
     return None
 
 
@@ -260,7 +267,7 @@ def _first_orphan_action(session: Session) -> dict[str, Any] | None:
     link = session.scalar(select(AuditRecord.seq).where(AuditRecord.kind == "alert_action",
                                                         AuditRecord.ref == str(orphan.seq)))
     return {"seq": link, "kind": "alert",
-            "reason": f"alert {orphan.alert_id} was deleted: its chained actions remain"}
+            "reason": msg("alert {id} was deleted: its chained actions remain", id=orphan.alert_id)}
 
 
 def _show(value: Any) -> str:

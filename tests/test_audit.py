@@ -270,3 +270,20 @@ def test_cli_verify_checks_a_reported_head(recorded, db_url):
     missing = CliRunner().invoke(main, ["audit", "verify", "--head", "f" * 64], env=env)
     assert missing.exit_code == 1 and "is no longer in the chain" in missing.stdout
     assert CliRunner().invoke(main, ["audit", "verify", "--head", "xyz"], env=env).exit_code == 2
+
+
+def test_a_broken_chain_is_told_in_the_readers_language_with_the_same_link(recorded, db_url, sql, client, admin):
+    env = {"MONITOR_DATABASE_URL": db_url, "MONITOR_STANDARDS_DIR": str(ENGINE_STANDARDS), "LC_ALL": "zh_CN.UTF-8"}
+    head = verified(recorded).head
+    clean = CliRunner().invoke(main, ["audit", "verify"], env=env)
+    assert clean.exit_code == 0 and clean.stdout.strip() == f"完整：12 条记录，链头 {head}"
+    victim = refs(sql, "event")[0]
+    run(sql, "DELETE FROM events WHERE seq = :seq", seq=victim)
+    at = link(sql, "event", victim)
+    broken = CliRunner().invoke(main, ["audit", "verify"], env=env)
+    assert broken.exit_code == 1
+    assert broken.stdout.splitlines() == [f"已损坏：已检查 12 条记录，链头 {head}",
+                                          f"第一处断裂：第 {at} 条链接（event）：event {victim} 已被删除"]
+    chinese = client.get(URL, headers={**admin, "Accept-Language": "zh-CN"}).json["first_broken"]
+    assert chinese == {"seq": at, "kind": "event", "reason": f"event {victim} 已被删除"}
+    assert client.get(URL, headers=admin).json["first_broken"]["reason"] == f"event {victim} was deleted"

@@ -40,7 +40,7 @@ def test_a_stale_target_in_the_text_is_named(description, old, new, stale):
     if stale is None:
         assert warnings == []
     else:
-        assert warnings == [f"s: the target changed from {old} to {new}, but the text still says “{stale}”"]
+        assert [str(w) for w in warnings] == [f"s: the target changed from {old} to {new}, but the text still says “{stale}”"]
 
 
 def test_a_new_standard_is_not_compared_with_anything():

@@ -9,6 +9,7 @@ import re
 
 from flask import jsonify, request
 
+from monitor.i18n import current_translator
 from monitor.api import api, require, runtime
 from monitor.core.messages import msg
 from monitor.errors import ApiError
@@ -26,4 +27,4 @@ def audit_verify():
                        {"parameter": "head"})
     rt = runtime()
     result = verification.verify(rt.db, skew=rt.config.engine.clock_skew_tolerance, expect_head=expected)
-    return jsonify(result.to_json())
+    return jsonify(result.to_json(current_translator()))

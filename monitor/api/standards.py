@@ -94,7 +94,13 @@ def backtest_standards():
     with rt.db.read_session() as session:
         results = backtest(session, rt.registry.current, StandardSet((changed,)), window, now)
     return jsonify({"file": name, "window": {"from": iso(window[0]), "to": iso(window[1])}, "standards": results,
-                    "warnings": stale_descriptions(rt.registry.current.standards, changed.standards)})
+                    "warnings": _warnings(rt.registry.current.standards, changed.standards)})
+
+
+def _warnings(before, after) -> list[str]:
+    """A save's or back-test's warnings in the request's language."""
+    translate = current_translator()
+    return [translate(w) for w in stale_descriptions(before, after)]
 
 
 def _yaml_body() -> str:
@@ -147,14 +153,14 @@ def put_file(name: str):
     try:
         version = registry.save(name, text, current_identity().name, _if_match())
     except VersionConflict as exc:
-        raise ApiError(412, "precondition_failed", str(exc)) from None
+        raise ApiError(412, "precondition_failed", exc.message) from None
     except DirectoryError as exc:
-        raise ApiError(503, "standards_directory", f"{exc}; nothing changed") from None
+        raise ApiError(503, "standards_directory", msg("{problem}; nothing changed", problem=exc.message)) from None
     except StandardsError as exc:
         raise _problems(name, exc) from None
     saved = registry.current.file(name)
     response = jsonify({"file": name, "version": version,
-                        "warnings": stale_descriptions(before, saved.standards if saved else ())})
+                        "warnings": _warnings(before, saved.standards if saved else ())})
     response.headers["ETag"] = f'"{version}"'
     return response, 200
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Iterable
 
 from monitor.core.durations import format_duration
+from monitor.core.messages import Message, msg
 from monitor.core.standards import Standard
 
 #: unit in seconds → how it is written after a number, in English and Chinese
@@ -32,7 +33,7 @@ def _says(text: str, target: timedelta) -> str | None:
     return None
 
 
-def stale_descriptions(before: Iterable[Standard], after: Iterable[Standard]) -> list[str]:
+def stale_descriptions(before: Iterable[Standard], after: Iterable[Standard]) -> list[Message]:
     """One line per standard whose ``within`` changed while its name or description still names
     the old target and not the new one."""
     old = {s.id: s for s in before}
@@ -44,6 +45,7 @@ def stale_descriptions(before: Iterable[Standard], after: Iterable[Standard]) ->
         text = f"{standard.name}\n{standard.description}"
         stale = _says(text, previous.within)
         if stale and not _says(text, standard.within):
-            warnings.append(f"{standard.id}: the target changed from {format_duration(previous.within)} to "
-                            f"{format_duration(standard.within)}, but the text still says “{stale}”")
+            warnings.append(msg("{standard}: the target changed from {before} to {after}, but the text still says "
+                                "“{stale}”", standard=standard.id, before=format_duration(previous.within),
+                                after=format_duration(standard.within), stale=stale))
     return warnings

@@ -20,7 +20,16 @@ from monitor.reports.formats import FORMATS, format_of_extension
 from monitor.reports.groups import GROUP_KEYS
 from monitor.i18n import check_language
 from monitor.languages import _l, environment_tag, translator
+from monitor.languages import terminal_text as _words
 from monitor.reports.params import ReportParamError, format_bound, parse_format, report_query
+from monitor.core.messages import Message, msg
+
+#: what `audit verify` counts as it goes (monitor.verification's progress), as the reader says it
+PROGRESS_WORDS = {"links": msg("links"), "clocks": msg("clocks")}
+
+
+def _say(message: Message, err: bool = False) -> None:
+    click.echo(_words(message), err=err)
 
 
 class CommandFailed(click.ClickException):
@@ -108,8 +117,8 @@ def report(start, end, sites, standards, group_by, fmt, output, language) -> Non
     config = _load_config()
     database = _database(config)
     started = time.monotonic()
-    click.echo(f"compliance report {format_bound(query.start)} to {format_bound(query.end)} "
-               f"from {_safe_url(database.url)}…", err=True)
+    _say(msg("compliance report {start} to {end} from {database}…", start=format_bound(query.start),
+             end=format_bound(query.end), database=_safe_url(database.url)), err=True)
     try:
         registry = Registry(database, config.standards.dir)
         registry.reload()
@@ -125,17 +134,18 @@ def report(start, end, sites, standards, group_by, fmt, output, language) -> Non
         # text ends with a newline (JSON has none of its own); binary goes out as it is
         sys.stdout.buffer.write(payload + (b"\n" if not chosen.binary and not payload.endswith(b"\n") else b""))
         sys.stdout.buffer.flush()
-        where = "standard output"
+        where = _words(msg("standard output"))
     else:
         Path(output).write_bytes(payload)
         where = output
     clocks = sum(entry.total.counts.clocks for entry in document.standards)
     count = len(document.standards)
-    click.echo(f"{count} standard{'s' if count != 1 else ''}, {clocks} judged clocks, sites "
-               f"{', '.join(s.id for s in document.sites) or 'none'}; audit-chain head "
-               f"{document.chain_head}", err=True)
-    click.echo(f"wrote {chosen.name} ({len(payload):,} bytes) to {where} in {time.monotonic() - started:.2f}s",
-               err=True)
+    sites = ", ".join(s.id for s in document.sites) or _words(msg("none"))
+    standards = msg("{n} standard", n=1) if count == 1 else msg("{n} standards", n=count)
+    _say(msg("{standards}, {clocks} judged clocks, sites {sites}; audit-chain head {head}", standards=standards,
+             clocks=clocks, sites=sites, head=document.chain_head), err=True)
+    _say(msg("wrote {format} ({size} bytes) to {where} in {seconds}s", format=chosen.name, size=f"{len(payload):,}",
+             where=where, seconds=f"{time.monotonic() - started:.2f}"), err=True)
 
 
 def _safe_url(url: str) -> str:
@@ -145,7 +155,7 @@ def _safe_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - only for display
-        return "the configured database"
+        return _words(msg("the configured database"))
 
 
 @click.group(help=_l("The tamper-evident audit trail."))
@@ -165,7 +175,7 @@ def verify(as_json: bool, expect_head: str | None) -> None:
     from monitor import verification
 
     if expect_head is not None and not re.fullmatch(r"[0-9a-f]{64}", expect_head):
-        raise click.BadParameter("a chain head is 64 lowercase hex digits", param_hint="--head")
+        raise click.BadParameter(_words(msg("a chain head is 64 lowercase hex digits")), param_hint="--head")
 
     config = _load_config()
     database = _database(config)
@@ -175,7 +185,8 @@ def verify(as_json: bool, expect_head: str | None) -> None:
     def progress(what: str, checked: int, total: int) -> None:  # called once per few thousand rows
         if time.monotonic() - shown["at"] >= 2 or checked >= total:
             shown["at"] = time.monotonic()
-            click.echo(f"checked {checked:,} of {total:,} {what}…", err=True)
+            _say(msg("checked {checked} of {total} {what}…", checked=f"{checked:,}", total=f"{total:,}",
+                     what=PROGRESS_WORDS.get(what, what)), err=True)
 
     try:
         result = verification.verify(database, skew=config.engine.clock_skew_tolerance,
@@ -186,17 +197,18 @@ def verify(as_json: bool, expect_head: str | None) -> None:
         database.dispose()
     elapsed = time.monotonic() - started
     if as_json:
-        click.echo(json.dumps(result.to_json()))
+        click.echo(json.dumps(result.to_json(_words), ensure_ascii=False))
     elif result.ok:
-        click.echo(f"ok: {result.records} records, head {result.head}")
+        _say(msg("ok: {records} records, head {head}", records=result.records, head=result.head))
     else:
-        broken = result.first_broken or {}
+        broken = result.broken or {}
         seq = broken.get("seq")
-        click.echo(f"broken: {result.records} records checked, head {result.head}")
+        _say(msg("broken: {records} records checked, head {head}", records=result.records, head=result.head))
         if broken.get("kind") in ("clock", "alert"):  # a derived row differs from what the chain gives
-            click.echo(f"first difference ({broken.get('kind')}): {broken.get('reason')}")
+            _say(msg("first difference ({kind}): {reason}", kind=broken.get("kind"), reason=broken.get("reason")))
         else:
-            where = f"link {seq}" if seq is not None else "outside the chain"
-            click.echo(f"first broken link: {where} ({broken.get('kind')}): {broken.get('reason')}")
-    click.echo(f"verified in {elapsed:.2f}s", err=True)
+            where = msg("link {seq}", seq=seq) if seq is not None else msg("outside the chain")
+            _say(msg("first broken link: {where} ({kind}): {reason}", where=where, kind=broken.get("kind"),
+                     reason=broken.get("reason")))
+    _say(msg("verified in {seconds}s", seconds=f"{elapsed:.2f}"), err=True)
     sys.exit(0 if result.ok else 1)

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from monitor.core.messages import Message, msg
 from monitor.store import bulk
 from monitor.store.db import Database
 from monitor.store.models import AlertAction, AuditRecord, DeviceStatus, EventRow, Rejudgement, StandardsVersion
@@ -116,10 +117,21 @@ class Verification:
     ok: bool
     records: int
     head: str
-    first_broken: dict[str, Any] | None
+    #: ``{seq, kind, reason}`` of the first difference, its reason a message id
+    broken: dict[str, Any] | None
 
-    def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "records": self.records, "head": self.head, "first_broken": self.first_broken}
+    @property
+    def first_broken(self) -> dict[str, Any] | None:
+        """The first difference with its reason in English."""
+        return self.worded(str)
+
+    def worded(self, say: Callable[[Message], str]) -> dict[str, Any] | None:
+        """The first difference, its reason worded by ``say`` (a reader's translator)."""
+        return self.broken and {**self.broken, "reason": say(self.broken["reason"])}
+
+    def to_json(self, say: Callable[[Message], str] = str) -> dict[str, Any]:
+        """The result for a client; ``say`` words the reason in its reader's language."""
+        return {"ok": self.ok, "records": self.records, "head": self.head, "first_broken": self.worded(say)}
 
 
 def _chain(session: Session) -> Iterator[list[AuditRecord]]:
@@ -157,7 +169,8 @@ def _first_unchained(session: Session, seen: dict[str, int]) -> dict[str, Any] |
             chained = select(func.cast(AuditRecord.ref, key.type)).where(AuditRecord.kind == kind)
             stray = session.scalar(select(func.min(key)).where(key.not_in(chained)))
             return {"seq": None, "kind": kind,
-                    "reason": f"{kind} {stray} is not in the chain (inserted behind the service's back)"}
+                    "reason": msg("{kind} {ref} is not in the chain (inserted behind the service's back)", kind=kind,
+                                  ref=stray)}
     return None
 
 
@@ -197,17 +210,19 @@ def verify_session(session: Session, progress: Callable[[int, int], None] | None
     if broken is None and expect_head and expect_head != GENESIS and session.scalar(
             select(AuditRecord.seq).where(AuditRecord.hash == expect_head).limit(1)) is None:
         broken = {"seq": None, "kind": "chain",
-                  "reason": f"head {expect_head} is no longer in the chain: links were removed or the chain "
-                            "was rebuilt since a report named it"}
+                  "reason": msg("head {head} is no longer in the chain: links were removed or the chain was "
+                                "rebuilt since a report named it", head=expect_head)}
     return Verification(broken is None, total, last, broken)
 
 
 def _check(record: AuditRecord, prev: str, live: dict[tuple[str, str], str]) -> dict[str, Any] | None:
     if record.prev_hash != prev or link_hash(prev, record.kind, record.ref, record.row_hash) != record.hash:
-        return {"seq": record.seq, "kind": record.kind, "reason": "the chain link itself was altered"}
+        return {"seq": record.seq, "kind": record.kind, "reason": msg("the chain link itself was altered")}
     digest = live.get((record.kind, record.ref))
     if digest is None:
-        return {"seq": record.seq, "kind": record.kind, "reason": f"{record.kind} {record.ref} was deleted"}
+        return {"seq": record.seq, "kind": record.kind,
+                "reason": msg("{kind} {ref} was deleted", kind=record.kind, ref=record.ref)}
     if digest != record.row_hash:
-        return {"seq": record.seq, "kind": record.kind, "reason": f"{record.kind} {record.ref} was changed"}
+        return {"seq": record.seq, "kind": record.kind,
+                "reason": msg("{kind} {ref} was changed", kind=record.kind, ref=record.ref)}
     return None
