@@ -37,7 +37,8 @@ def test_a_backdated_offline_excuses_nothing(runtime):
     assert gap(runtime, "t1") == ("breached", False)
     # the issue's retained Last Will: offline "since 1900", received long after the breach, then online
     status(runtime, "offline", T + 10 * M, claimed="1900-01-01T00:00:00Z")
-    status(runtime, "online", T + 11 * M, claimed="1900-01-01T00:00:05Z")
+    # online claims the time it came back: timed by the claims, t1's whole life would be offline
+    status(runtime, "online", T + 11 * M, claimed=(T + 11 * M).isoformat().replace("+00:00", "Z"))
     runtime.scheduler.step(T + 12 * M)
     send(runtime, ("s2", "t2", "seated", T + 12 * M), ("g2", "t2", "greeted", T + 16 * M), now=T + 16 * M)
     assert gap(runtime, "t1") == ("breached", False) and gap(runtime, "t2") == ("missed", False)
