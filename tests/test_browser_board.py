@@ -6,7 +6,8 @@ the site picker; the alarm setting kept per screen; a kiosk that rides out a res
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -168,8 +169,18 @@ def test_one_card_per_clock_through_warning_breach_and_escalation_cancel_keeps_i
     assert [c["button"] for c in cards_of(browser, case)] == [False]
 
 
-def test_the_site_picker_goes_to_a_site_and_an_unknown_site_says_so(floor, browser):
-    browser.set_window_size(768, 1024)
+def site_clock_shown(browser, zone: str) -> bool:
+    """The board's header clock reads the site's wall time (this minute or the one just gone)."""
+    shown = browser.find_element(By.ID, "now").text[:5]
+    now = datetime.now(ZoneInfo(zone))
+    return shown in {f"{now:%H:%M}", f"{now - timedelta(minutes=1):%H:%M}"}
+
+
+@pytest.mark.parametrize("width", [768, 1920])
+def test_the_site_picker_goes_to_a_site_and_an_unknown_site_says_so(floor, browser, width):
+    browser.set_window_size(width, 1024)
+    # a screen set to New York: the board still tells the site's time, as its cards do
+    browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "America/New_York"})
     seat(floor, 5, site="bj-01-hall")  # a site with data but no config.yaml entry
     wait = sign_in(browser, floor, MANAGER)
     picker = Select(wait.until(EC.presence_of_element_located((By.ID, "site-picker"))))
@@ -177,6 +188,8 @@ def test_the_site_picker_goes_to_a_site_and_an_unknown_site_says_so(floor, brows
     picker.select_by_value("sh-02")
     wait.until(EC.url_contains("site=sh-02"))
     assert browser.find_element(By.CSS_SELECTOR, "[data-board]").get_attribute("data-site") == "sh-02"
+    wait.until(lambda d: site_clock_shown(d, "Asia/Shanghai"))
+    assert not site_clock_shown(browser, "America/New_York")
     browser.get(f"{floor.url}/?site=nowhere")
     banner = wait.until(EC.visibility_of_element_located((By.ID, "unknown-site")))
     assert "nowhere" in banner.text and "bj-01-hall" in banner.text

@@ -80,6 +80,8 @@ def board():
     # before its first event keeps its stream and shows the site's alerts once they come.
     return render_template("pages/board.html", cards=cards, clocks=clocks, clocks_total=total, names=_names(),
                            site=site, sites=sites, unknown_site=unknown, last_seq=last_seq, server_now=_now(),
+                           # the header clock tells the site's time, not the screen's (the default zone for all sites)
+                           timezone=runtime().config.site_timezone(site).key,
                            kiosk=request.args.get("kiosk") in ("1", "true", "yes"))
 
 

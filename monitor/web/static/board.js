@@ -18,6 +18,8 @@
   const since = (kind, ms) => fill(kind === "breach" ? WORDS.late : WORDS.ago, { time: span(ms) });
 
   const site = root.dataset.site || null;
+  // The site's clock, as on its cards ("due 18:02"), whatever zone the screen itself is set to.
+  const siteZone = root.dataset.timezone || undefined;
   const names = JSON.parse(document.getElementById("standard-names").textContent || "{}");
   const live = document.getElementById("live");
   const stale = document.getElementById("stale");
@@ -249,7 +251,7 @@
   // ---- every second ------------------------------------------------------------------------
   function tick() {
     const t = now();
-    if (nowLabel) nowLabel.textContent = new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+    if (nowLabel) nowLabel.textContent = new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZone: siteZone });
     for (const el of cards()) {
       const due = Date.parse(el.dataset.dueAt);
       const label = field(el, "since");
