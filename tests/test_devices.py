@@ -1,7 +1,6 @@
 """Device provisioning checked against a real Mosquitto using the files it writes."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import threading
@@ -11,7 +10,7 @@ import pytest
 
 from monitor.devices import password_line
 from tests.conftest import ROOT_DIR
-from tests.harness.processes import free_port, port_open, wait_for
+from tests.harness.processes import free_port, mosquitto_binary, port_open, wait_for
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -58,7 +57,7 @@ def test_a_provisioned_device_logs_in_and_may_publish_only_its_own_topics(tmp_pa
     # Run as root, Mosquitto drops to its own user before reading the files: keep root here, since
     # pytest's temporary folders are private.
     conf.write_text(f"user root\nlistener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\nacl_file {acl}\n")
-    broker = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
+    broker = subprocess.Popen([mosquitto_binary(), "-c", str(conf)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: port_open(port))

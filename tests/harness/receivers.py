@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import ssl
+import shutil
 import subprocess
 import threading
 import time
@@ -17,7 +18,7 @@ from typing import Callable
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from tests.harness.processes import free_port
+from tests.harness.processes import free_port, missing_tool
 
 
 class _Inbox:
@@ -60,7 +61,8 @@ def loopback_certificate(directory: Path) -> ssl.SSLContext:
     """A self-signed certificate for 127.0.0.1 (openssl), trusted by this process's default TLS
     contexts through SSL_CERT_FILE; returns the server's context."""
     cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+    openssl = shutil.which("openssl") or missing_tool("openssl", "apt-get install -y openssl")
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
                     "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
                    check=True, capture_output=True, timeout=60)
     os.environ["SSL_CERT_FILE"] = str(cert)
