@@ -1,4 +1,4 @@
-"""Figure 7: ``python -m monitor audit verify`` over a month of a large chain, 100,000 and 1,000,000 clocks.
+"""Figure 8: ``python -m monitor audit verify`` over a month of a large chain, 100,000 and 1,000,000 clocks.
 
 The data is what the service stores, made by the service's own ingestion door and scheduler in
 process (``Ingestor.ingest``, batches of 1,000 events in time order, each received at its newest

@@ -30,3 +30,13 @@ def test_a_layer_imports_nothing_above_or_beside_it(layer):
              for path in (MONITOR / layer).rglob("*.py") for name in imports(path)
              if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN[layer])}
     assert not found
+
+
+def test_the_device_side_needs_nothing_of_the_service_but_its_languages():
+    """sensors/ run on a device: of monitor/ they take only the terminal's language, which is Flask- and
+    database-free (SQLAlchemy, Flask and paho's service side stay on the server)."""
+    sensors = MONITOR.parent / "sensors"
+    taken = {name for path in sensors.rglob("*.py") for name in imports(path) if name.split(".")[0] == "monitor"}
+    assert taken == {"monitor.languages"}
+    assert not {name for name in imports(MONITOR / "languages.py")
+                if name.split(".")[0] in ("flask", "flask_babel", "sqlalchemy", "paho")}

@@ -55,7 +55,7 @@ def cookie(client) -> str | None:
 
 
 def open_tablet_session(app, client, secret: str) -> None:
-    """What /tablet (a later issue) does with ``?token=``: a session bound to the device token."""
+    """What /tablet does with ``?token=``: a session bound to the device token."""
     from monitor.web.sessions import store
 
     runtime = app.extensions["smartmon"]
