@@ -87,6 +87,25 @@ def test_web_processes_run_under_gunicorn_with_threaded_workers(tmp_path):
     assert "GET /" not in text  # no access log without -v
 
 
+def test_gunicorns_access_log_keeps_no_token(tmp_path):
+    """With -v, gunicorn writes a line per request: a ``?token=`` in the address is redacted there too."""
+    port = free_port()
+    env = service_env(f"sqlite:///{tmp_path}/web.db", "mqtt://127.0.0.1:1", ROOT / "tests" / "engine_standards")
+    log = tmp_path / "web.log"
+    process = subprocess.Popen([sys.executable, "-m", "monitor", "-v", "web", "--port", str(port), "--workers", "1"],
+                               cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: _ok(f"http://127.0.0.1:{port}/healthz"), 60, interval=0.2, message="gunicorn web healthy")
+        for path in (f"/?token={ADMIN}", f"/api/v1/standards?site=bj-01&token={ADMIN}"):
+            requests.get(f"http://127.0.0.1:{port}{path}", timeout=10, allow_redirects=False)
+        wait_for(lambda: log.read_text().count("GET /") >= 3, 10, message="the access lines")
+    finally:
+        assert stop_process(process) == 0
+    text = log.read_text()
+    assert ADMIN not in text
+    assert "GET /?token=[redacted]" in text and "site=bj-01&token=[redacted]" in text
+
+
 def _ok(url: str) -> bool:
     try:
         return requests.get(url, timeout=2).status_code == 200
