@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from monitor.auth import create_token, create_user, identify_token
+from monitor.auth import create_token, create_user
 from tests.conftest import send
 from tests.harness.processes import ADMIN
 from tests.test_web import PASSWORD, T, sign_in
@@ -87,13 +87,9 @@ def credentials(app, runtime) -> dict[str, str]:
 
 def session_client(app, runtime, role: str, secrets: dict[str, str]):
     client = app.test_client()
-    if role == "device":  # the staff tablet's session, bound to the device token
-        from monitor.web.sessions import store
-
-        with runtime.db.read_session() as session:
-            identity = identify_token(session, secrets["device"])
-        with app.app_context():
-            client.set_cookie("session", store().create(identity, {"user": identity.name, "role": "device"}))
+    if role == "device":  # the staff tablet's session, opened as staff do: /tablet?token= once
+        assert client.get(f"/tablet?token={secrets['device']}").status_code in (302, 303)
+        assert client.get_cookie("session") is not None
     elif role != "nobody":
         assert sign_in(client, f"{role}-p").status_code == 302
     return client
