@@ -91,6 +91,8 @@ class _Parsed:
 
 
 ID_REUSED = msg("id reused with different content")
+#: a case is timed at one site: a device scoped to site A must not stop or cancel site B's clocks
+CASE_ELSEWHERE = msg("case belongs to another site")
 #: a reason's message id with parameters is kept next to its English text up to this size, else only the text
 MAX_WORDS_JSON = 4000
 
@@ -287,19 +289,24 @@ class Ingestor:
             for row in session.connection().execute(repeats):
                 if (row.site, row.id) in keys:
                     stored[(row.site, row.id)] = _content(row._mapping)
+        sites_of = _case_sites(session, {row["case_id"] for p in parsed for row in p.events})
         fresh = []
         for p, outcome in zip(parsed, outcomes):
             for row, (raw, index) in zip(p.events, p.origins):
                 key, content = (row["site"], row["id"]), _content(row)
                 held = stored.get(key)
-                if held is None:
+                if held == content:
+                    outcome.duplicates += 1
+                    continue
+                problem = ID_REUSED if held is not None else None
+                if problem is None and row["site"] not in sites_of.setdefault(row["case_id"], {row["site"]}):
+                    problem = CASE_ELSEWHERE
+                if problem is None:
                     stored[key] = content
                     fresh.append(row)
                     outcome.accepted += 1
-                elif held == content:
-                    outcome.duplicates += 1
                 else:
-                    reason = ID_REUSED if index is None else msg("event {index}: {reason}", index=index, reason=ID_REUSED)
+                    reason = problem if index is None else msg("event {index}: {reason}", index=index, reason=problem)
                     dead.append(dead_letter(now, p.source, reason, raw))
                     outcome.reject(0 if index is None else index, reason)
         return fresh
@@ -320,6 +327,17 @@ class Ingestor:
                 cases |= _cases_judged_while_offline(session, status["site"], status["device"],
                                                      status["received_at"])
         return cases
+
+
+def _case_sites(session: Session, cases: set[str]) -> dict[str, set[str]]:
+    """The site each stored case is timed at (a set: cases stored before this rule may have several)."""
+    sites: dict[str, set[str]] = {}
+    for chunk in bulk.chunks(sorted(cases)):
+        owners = select(EventRow.case_id, EventRow.site).where(bulk.member_of(session, EventRow.case_id, chunk)) \
+            .group_by(EventRow.case_id, EventRow.site)
+        for case, site in session.connection().execute(owners):
+            sites.setdefault(case, set()).add(site)
+    return sites
 
 
 def _content(row: Any) -> tuple:

@@ -185,6 +185,30 @@ def test_a_repeat_with_other_content_is_a_dead_letter_and_the_batch_keeps_its_go
     assert lone.rejected == [{"index": 0, "reason": "id reused with different content"}]
 
 
+def clock_states(runtime, case: str) -> list[tuple[str, str]]:
+    with runtime.db.session() as session:
+        return session.execute(select(ClockRow.site, ClockRow.state).where(ClockRow.case_id == case)).all()
+
+
+def test_a_device_at_one_site_cannot_stop_or_cancel_a_case_of_another(runtime):
+    """Case ids are global (GET /cases/{case}), so a case is timed at the site of its first event:
+    another site's greeted, left or cancel for it is dead-lettered, never applied to its clocks."""
+    runtime.ingestor.ingest([mqtt(event("b-seat", case="table-8/shared"), site="sh-02")], now=NOW)
+    assert clock_states(runtime, "table-8/shared") == [("sh-02", "running")]
+    attack = [event("a-greet", case="table-8/shared", type_="greeted"), event("a-own", case="table-9/own")]
+    outcome = runtime.ingestor.ingest([mqtt(attack, site="bj-01")], now=NOW)[0]
+    assert outcome.accepted == 1
+    assert outcome.rejected == [{"index": 0, "reason": "event 0: case belongs to another site"}]
+    assert clock_states(runtime, "table-8/shared") == [("sh-02", "running")]
+    assert [json.loads(d.raw)["id"] for d in dead_letters(runtime)] == ["a-greet"]
+    # inside one batch the first event's site takes the case; the site's own events still apply
+    both = runtime.ingestor.ingest([mqtt([event("x1", case="t-new"), event("x2", case="t-new", type_="greeted")],
+                                         site="sh-02"),
+                                    mqtt(event("x3", case="t-new", type_="greeted"), site="bj-01")], now=NOW)
+    assert [(o.accepted, len(o.rejected)) for o in both] == [(2, 0), (0, 1)]
+    assert clock_states(runtime, "t-new") == [("sh-02", "met")]
+
+
 def test_a_conflict_inside_one_batch_keeps_the_first(runtime):
     outcome = runtime.ingestor.ingest([mqtt([event("c1"), event("c1", type_="greeted")])], now=NOW)[0]
     assert (outcome.accepted, [r["index"] for r in outcome.rejected]) == (1, [1])
