@@ -172,6 +172,21 @@ def clocks_of(service: Service, case: str) -> dict[str, str]:
     return {c["standard"]: c["state"] for c in service.api("GET", f"/cases/{case}").json()["clocks"]}
 
 
+def clocks_by_key(service: Service, case: str) -> dict[tuple[str, str | None], dict]:
+    """The case's clocks as the API gives them, by (standard, correlation key or None)."""
+    return {(c["standard"], c["key"] or None): c for c in service.api("GET", f"/cases/{case}").json()["clocks"]}
+
+
+def at_of(db: Db, case: str, event_type: str) -> datetime:
+    """When the (only) ``event_type`` of ``case`` was touched, as stored."""
+    [at] = [e["at"] for e in stored(db) if e["case"] == case and e["type"] == event_type]
+    return at
+
+
+def started_at(clock: dict) -> datetime:
+    return _aware(clock["start"])
+
+
 # -- 1. the page ---------------------------------------------------------------------------------------
 def test_it_shows_the_places_of_config_and_a_touch_stores_the_event_for_the_tokens_site(tablet, browser, db):
     assert "token" not in browser.current_url
@@ -370,6 +385,68 @@ def test_the_nine_standards_run_end_to_end_from_tablet_touches_alone(tablet, ser
     wait_for(lambda: clocks_of(service, case) == {standard: "met" for standard in NINE}, 20,
              message=f"all nine standards met (events {[(e['type'], e['attrs']) for e in stored(db)]})")
     tablet.wait.until(lambda d: tablet.case("T1") == "")  # payment_collected closed the visit
+    # The first candidate of each `first_of` started its clock: drinks were served, dessert too.
+    clocks = clocks_by_key(service, case)
+    assert started_at(clocks[("offer-food-order", None)]) == at_of(db, case, "drink_served")
+    assert started_at(clocks[("present-the-bill", None)]) == at_of(db, case, "dessert_served")
+
+
+def test_the_alternative_starts_and_a_walk_out_run_from_tablet_touches_alone(tablet, service, browser, db):
+    """The other half of the restaurant's rules, from taps alone: the `first_of` fallbacks (no
+    drinks: the food offer counts from seating; no dessert: the bill counts from the plates being
+    cleared), the food offer's other stop (guests who order before being asked), and a walk-out:
+    `left` cancels every running clock of the visit and frees the place (the site's `close_on`)."""
+    # T2 orders no drinks and no dessert.
+    tablet.touch("T2", "seated")
+    tablet.touch("T2", "greeted")
+    visit = tablet.case("T2")
+    wait_for(lambda: clocks_of(service, visit).get("offer-food-order") == "running", 20,
+             message="the food offer counting from seating")
+    assert started_at(clocks_by_key(service, visit)[("offer-food-order", None)]) == at_of(db, visit, "seated")
+    tablet.wait.until(lambda d: clocks_shown(d, "T2") == ["offer-food-order"])
+    tablet.touch("T2", "main_ordered")  # ordered before being asked: the offer is done
+    tablet.touch("T2", "main_served")
+    tablet.touch("T2", "plates_cleared")
+    wait_for(lambda: clocks_of(service, visit).get("present-the-bill") == "running", 20,
+             message="the bill counting from the plates being cleared")
+    assert started_at(clocks_by_key(service, visit)[("present-the-bill", None)]) == at_of(db, visit, "plates_cleared")
+    tablet.wait.until(lambda d: clocks_shown(d, "T2") == ["present-the-bill"])
+    for event_type in ("bill_presented", "payment_placed", "payment_collected"):
+        tablet.touch("T2", event_type)
+    expected = {"greet-seated-guests", "offer-food-order", "serve-main-course", "present-the-bill", "pick-up-payment"}
+    wait_for(lambda: clocks_of(service, visit) == {standard: "met" for standard in expected}, 20,
+             message=f"the visit without drinks or dessert met ({clocks_of(service, visit)})")
+    clocks = clocks_by_key(service, visit)
+    assert _aware(clocks[("offer-food-order", None)]["stop"]) == at_of(db, visit, "main_ordered")
+    tablet.wait.until(lambda d: tablet.case("T2") == "")
+
+    # T3 walks out with drinks, a check and a starter on their way.
+    for event_type in ("seated", "greeted", "drink_ordered", "drink_served", "starter_ordered", "drink_ordered"):
+        tablet.touch("T3", event_type)
+    walk_out = tablet.case("T3")
+    running = {("check-after-first-drink", None), ("serve-starters", "1"), ("serve-ordered-drinks", "2")}
+    wait_for(lambda: {k for k, c in clocks_by_key(service, walk_out).items() if c["state"] == "running"} == running,
+             20, message="three clocks running at T3")
+    tablet.wait.until(lambda d: sorted(clocks_shown(d, "T3")) == sorted(s for s, _ in running))
+    tablet.touch("T3", "left")
+    left_at = at_of(db, walk_out, "left")
+    wait_for(lambda: all(clocks_by_key(service, walk_out)[k]["state"] == "cancelled" for k in running), 20,
+             message=f"the walk-out cancelled the running clocks ({clocks_by_key(service, walk_out)})")
+    clocks = clocks_by_key(service, walk_out)
+    assert {k: c["state"] for k, c in clocks.items()} == {
+        **{k: "cancelled" for k in running}, ("greet-seated-guests", None): "met",
+        ("serve-ordered-drinks", "1"): "met", ("offer-food-order", None): "met"}
+    assert all(_aware(clocks[k]["cancelled_at"]) == left_at for k in running)
+    # The place is free on this tablet, and in the monitor's own answer to every tablet of the site.
+    tablet.wait.until(lambda d: tablet.case("T3") == "" and clocks_shown(d, "T3") == [])
+    state = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        fetch('/tablet/state', {credentials: 'same-origin', headers: {Accept: 'application/json'}})
+          .then(r => r.json()).then(done);""")
+    assert state["places"]["T3"] is None and state["places"]["T2"] is None, state["places"]
+    # The next guests at T3 are a new visit.
+    tablet.touch("T3", "seated")
+    assert tablet.case("T3") not in ("", walk_out)
 
 
 # -- big targets, portrait and landscape -------------------------------------------------------------------------------
