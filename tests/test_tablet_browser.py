@@ -12,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -64,12 +65,18 @@ def device_token(service: Service, site: str) -> str:
     return made.stdout.strip().splitlines()[-1]
 
 
+def tablet_chromium(profile: Path):
+    """A tablet's browser: touch emulation on, its storage and service worker in ``profile``."""
+    driver = chromium(profile, "1280,800")
+    driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
+    return driver
+
+
 @pytest.fixture
 def browser(tmp_path):
-    driver = chromium(tmp_path / "tablet-profile", "1280,800")
-    driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
+    driver = tablet_chromium(tmp_path / "tablet-profile")
     yield driver
-    driver.quit()
+    driver.quit()  # a test that restarted the browser quit this one already; a second quit is a no-op
 
 
 def tap(driver, element) -> None:
@@ -350,6 +357,54 @@ def test_touches_offline_survive_a_reload_and_are_stored_once_with_their_touch_t
     browser.refresh()
     tablet.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-tablet][data-queue="0"]'))
     assert tablet.stored_count() == 4 and db.scalar("SELECT count(*) FROM dead_letters") == 0
+
+
+def test_touches_offline_survive_a_restart_of_the_tablet_and_are_stored_once_with_their_touch_times(
+        tablet, service, browser, db, tmp_path):
+    """The tablet is switched off and on while the network is away: the browser quits, a new one
+    starts on the same profile, the service worker's cache opens the page, the queue comes back
+    from the browser's storage and staff keep touching; back online, every touch is stored once."""
+    page = lambda d: d.find_element(By.CSS_SELECTOR, "[data-tablet]")  # noqa: E731
+    tablet.wait.until(lambda d: page(d).get_attribute("data-offline-ready") == "true")
+    tablet.touch("T1", "seated")
+    case = tablet.case("T1")
+    tablet.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-place="T1"] [data-standard="greet-seated-guests"]'))
+    browser.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+    service.stop()
+    tablet.wait.until(lambda d: d.find_element(By.ID, "offline").is_displayed())
+    tablet.touch("T1", "greeted", online=False)
+    tablet.touch("T2", "seated", online=False)
+    offline_case = tablet.case("T2")
+    assert tablet.queued() == 2 and offline_case.startswith("T2/")
+
+    browser.quit()  # the tablet is switched off, still offline
+    restarted = tablet_chromium(tmp_path / "tablet-profile")
+    try:
+        restarted.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+        again = Tablet(restarted, service, db)
+        again.touched = tablet.touched
+        restarted.get(f"{service.url}/tablet")  # the monitor is down: only the service worker can answer
+        again.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-tablet][data-queue="2"]'))
+        assert again.case("T1") == case and again.case("T2") == offline_case
+        assert restarted.find_element(By.ID, "offline").is_displayed()
+        assert clocks_shown(restarted, "T1") == ["offer-food-order"]  # greeted, though the monitor does not know yet
+        again.touch("T1", "drink_ordered", online=False)
+        assert again.queued() == 3
+
+        service.start()
+        restarted.delete_network_conditions()
+        wait_for(lambda: again.stored_count() == 4, 30, message="the touches of before and after the restart stored")
+        again.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-tablet][data-queue="0"]'))
+        events = stored(db)
+        assert [(e["case"], e["type"]) for e in events] == [
+            (case, "seated"), (case, "greeted"), (offline_case, "seated"), (case, "drink_ordered")]
+        assert len({e["id"] for e in events}) == 4
+        for event, (kind, before, after) in zip(events, again.touched, strict=True):
+            assert event["type"] == kind and before - timedelta(seconds=1) <= event["at"] <= after + timedelta(seconds=1)
+        assert events[-1]["attrs"] == {"place": "T1", "order_id": 1}
+        again.wait.until(lambda d: not d.find_element(By.ID, "offline").is_displayed())
+    finally:
+        restarted.quit()
 
 
 # -- security ------------------------------------------------------------------------------------------------------
