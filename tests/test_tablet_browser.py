@@ -508,7 +508,8 @@ def test_the_alternative_starts_and_a_walk_out_run_from_tablet_touches_alone(tab
 @pytest.mark.parametrize("width, height, name", [(800, 1280, "portrait"), (1280, 800, "landscape")])
 def test_targets_are_big_and_nothing_scrolls_sideways_in_portrait_and_landscape(tablet, service, browser, width,
                                                                                  height, name, tmp_path):
-    """Also makes the README's screenshots: SMARTMON_SCREENSHOTS=DIR pytest -k portrait_and_landscape."""
+    """The portrait run also makes the README's screenshot, monitor/web/static/screenshots/tablet-portrait.png:
+    SMARTMON_SCREENSHOTS=monitor/web/static/screenshots python -m pytest tests/test_tablet_browser.py -k 800-1280-portrait"""
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
                                                                     "deviceScaleFactor": 1, "mobile": True})
     now = datetime.now(timezone.utc)
