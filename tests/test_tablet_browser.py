@@ -12,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -64,12 +65,18 @@ def device_token(service: Service, site: str) -> str:
     return made.stdout.strip().splitlines()[-1]
 
 
+def tablet_chromium(profile: Path):
+    """A tablet's browser: touch emulation on, its storage and service worker in ``profile``."""
+    driver = chromium(profile, "1280,800")
+    driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
+    return driver
+
+
 @pytest.fixture
 def browser(tmp_path):
-    driver = chromium(tmp_path / "tablet-profile", "1280,800")
-    driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
+    driver = tablet_chromium(tmp_path / "tablet-profile")
     yield driver
-    driver.quit()
+    driver.quit()  # a test that restarted the browser quit this one already; a second quit is a no-op
 
 
 def tap(driver, element) -> None:
@@ -170,6 +177,21 @@ def clocks_shown(browser, place: str) -> list[str]:
 
 def clocks_of(service: Service, case: str) -> dict[str, str]:
     return {c["standard"]: c["state"] for c in service.api("GET", f"/cases/{case}").json()["clocks"]}
+
+
+def clocks_by_key(service: Service, case: str) -> dict[tuple[str, str | None], dict]:
+    """The case's clocks as the API gives them, by (standard, correlation key or None)."""
+    return {(c["standard"], c["key"] or None): c for c in service.api("GET", f"/cases/{case}").json()["clocks"]}
+
+
+def at_of(db: Db, case: str, event_type: str) -> datetime:
+    """When the (only) ``event_type`` of ``case`` was touched, as stored."""
+    [at] = [e["at"] for e in stored(db) if e["case"] == case and e["type"] == event_type]
+    return at
+
+
+def started_at(clock: dict) -> datetime:
+    return _aware(clock["start"])
 
 
 # -- 1. the page ---------------------------------------------------------------------------------------
@@ -337,6 +359,54 @@ def test_touches_offline_survive_a_reload_and_are_stored_once_with_their_touch_t
     assert tablet.stored_count() == 4 and db.scalar("SELECT count(*) FROM dead_letters") == 0
 
 
+def test_touches_offline_survive_a_restart_of_the_tablet_and_are_stored_once_with_their_touch_times(
+        tablet, service, browser, db, tmp_path):
+    """The tablet is switched off and on while the network is away: the browser quits, a new one
+    starts on the same profile, the service worker's cache opens the page, the queue comes back
+    from the browser's storage and staff keep touching; back online, every touch is stored once."""
+    page = lambda d: d.find_element(By.CSS_SELECTOR, "[data-tablet]")  # noqa: E731
+    tablet.wait.until(lambda d: page(d).get_attribute("data-offline-ready") == "true")
+    tablet.touch("T1", "seated")
+    case = tablet.case("T1")
+    tablet.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-place="T1"] [data-standard="greet-seated-guests"]'))
+    browser.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+    service.stop()
+    tablet.wait.until(lambda d: d.find_element(By.ID, "offline").is_displayed())
+    tablet.touch("T1", "greeted", online=False)
+    tablet.touch("T2", "seated", online=False)
+    offline_case = tablet.case("T2")
+    assert tablet.queued() == 2 and offline_case.startswith("T2/")
+
+    browser.quit()  # the tablet is switched off, still offline
+    restarted = tablet_chromium(tmp_path / "tablet-profile")
+    try:
+        restarted.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+        again = Tablet(restarted, service, db)
+        again.touched = tablet.touched
+        restarted.get(f"{service.url}/tablet")  # the monitor is down: only the service worker can answer
+        again.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-tablet][data-queue="2"]'))
+        assert again.case("T1") == case and again.case("T2") == offline_case
+        assert restarted.find_element(By.ID, "offline").is_displayed()
+        assert clocks_shown(restarted, "T1") == ["offer-food-order"]  # greeted, though the monitor does not know yet
+        again.touch("T1", "drink_ordered", online=False)
+        assert again.queued() == 3
+
+        service.start()
+        restarted.delete_network_conditions()
+        wait_for(lambda: again.stored_count() == 4, 30, message="the touches of before and after the restart stored")
+        again.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-tablet][data-queue="0"]'))
+        events = stored(db)
+        assert [(e["case"], e["type"]) for e in events] == [
+            (case, "seated"), (case, "greeted"), (offline_case, "seated"), (case, "drink_ordered")]
+        assert len({e["id"] for e in events}) == 4
+        for event, (kind, before, after) in zip(events, again.touched, strict=True):
+            assert event["type"] == kind and before - timedelta(seconds=1) <= event["at"] <= after + timedelta(seconds=1)
+        assert events[-1]["attrs"] == {"place": "T1", "order_id": 1}
+        again.wait.until(lambda d: not d.find_element(By.ID, "offline").is_displayed())
+    finally:
+        restarted.quit()
+
+
 # -- security ------------------------------------------------------------------------------------------------------
 def test_a_tablet_of_site_a_cannot_record_for_site_b(tablet, service, browser, db):
     browser.get(f"{service.url}/tablet?site=sh-02")
@@ -370,13 +440,76 @@ def test_the_nine_standards_run_end_to_end_from_tablet_touches_alone(tablet, ser
     wait_for(lambda: clocks_of(service, case) == {standard: "met" for standard in NINE}, 20,
              message=f"all nine standards met (events {[(e['type'], e['attrs']) for e in stored(db)]})")
     tablet.wait.until(lambda d: tablet.case("T1") == "")  # payment_collected closed the visit
+    # The first candidate of each `first_of` started its clock: drinks were served, dessert too.
+    clocks = clocks_by_key(service, case)
+    assert started_at(clocks[("offer-food-order", None)]) == at_of(db, case, "drink_served")
+    assert started_at(clocks[("present-the-bill", None)]) == at_of(db, case, "dessert_served")
+
+
+def test_the_alternative_starts_and_a_walk_out_run_from_tablet_touches_alone(tablet, service, browser, db):
+    """The other half of the restaurant's rules, from taps alone: the `first_of` fallbacks (no
+    drinks: the food offer counts from seating; no dessert: the bill counts from the plates being
+    cleared), the food offer's other stop (guests who order before being asked), and a walk-out:
+    `left` cancels every running clock of the visit and frees the place (the site's `close_on`)."""
+    # T2 orders no drinks and no dessert.
+    tablet.touch("T2", "seated")
+    tablet.touch("T2", "greeted")
+    visit = tablet.case("T2")
+    wait_for(lambda: clocks_of(service, visit).get("offer-food-order") == "running", 20,
+             message="the food offer counting from seating")
+    assert started_at(clocks_by_key(service, visit)[("offer-food-order", None)]) == at_of(db, visit, "seated")
+    tablet.wait.until(lambda d: clocks_shown(d, "T2") == ["offer-food-order"])
+    tablet.touch("T2", "main_ordered")  # ordered before being asked: the offer is done
+    tablet.touch("T2", "main_served")
+    tablet.touch("T2", "plates_cleared")
+    wait_for(lambda: clocks_of(service, visit).get("present-the-bill") == "running", 20,
+             message="the bill counting from the plates being cleared")
+    assert started_at(clocks_by_key(service, visit)[("present-the-bill", None)]) == at_of(db, visit, "plates_cleared")
+    tablet.wait.until(lambda d: clocks_shown(d, "T2") == ["present-the-bill"])
+    for event_type in ("bill_presented", "payment_placed", "payment_collected"):
+        tablet.touch("T2", event_type)
+    expected = {"greet-seated-guests", "offer-food-order", "serve-main-course", "present-the-bill", "pick-up-payment"}
+    wait_for(lambda: clocks_of(service, visit) == {standard: "met" for standard in expected}, 20,
+             message=f"the visit without drinks or dessert met ({clocks_of(service, visit)})")
+    clocks = clocks_by_key(service, visit)
+    assert _aware(clocks[("offer-food-order", None)]["stop"]) == at_of(db, visit, "main_ordered")
+    tablet.wait.until(lambda d: tablet.case("T2") == "")
+
+    # T3 walks out with drinks, a check and a starter on their way.
+    for event_type in ("seated", "greeted", "drink_ordered", "drink_served", "starter_ordered", "drink_ordered"):
+        tablet.touch("T3", event_type)
+    walk_out = tablet.case("T3")
+    running = {("check-after-first-drink", None), ("serve-starters", "1"), ("serve-ordered-drinks", "2")}
+    wait_for(lambda: {k for k, c in clocks_by_key(service, walk_out).items() if c["state"] == "running"} == running,
+             20, message="three clocks running at T3")
+    tablet.wait.until(lambda d: sorted(clocks_shown(d, "T3")) == sorted(s for s, _ in running))
+    tablet.touch("T3", "left")
+    left_at = at_of(db, walk_out, "left")
+    wait_for(lambda: all(clocks_by_key(service, walk_out)[k]["state"] == "cancelled" for k in running), 20,
+             message=f"the walk-out cancelled the running clocks ({clocks_by_key(service, walk_out)})")
+    clocks = clocks_by_key(service, walk_out)
+    assert {k: c["state"] for k, c in clocks.items()} == {
+        **{k: "cancelled" for k in running}, ("greet-seated-guests", None): "met",
+        ("serve-ordered-drinks", "1"): "met", ("offer-food-order", None): "met"}
+    assert all(_aware(clocks[k]["cancelled_at"]) == left_at for k in running)
+    # The place is free on this tablet, and in the monitor's own answer to every tablet of the site.
+    tablet.wait.until(lambda d: tablet.case("T3") == "" and clocks_shown(d, "T3") == [])
+    state = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        fetch('/tablet/state', {credentials: 'same-origin', headers: {Accept: 'application/json'}})
+          .then(r => r.json()).then(done);""")
+    assert state["places"]["T3"] is None and state["places"]["T2"] is None, state["places"]
+    # The next guests at T3 are a new visit.
+    tablet.touch("T3", "seated")
+    assert tablet.case("T3") not in ("", walk_out)
 
 
 # -- big targets, portrait and landscape -------------------------------------------------------------------------------
 @pytest.mark.parametrize("width, height, name", [(800, 1280, "portrait"), (1280, 800, "landscape")])
 def test_targets_are_big_and_nothing_scrolls_sideways_in_portrait_and_landscape(tablet, service, browser, width,
                                                                                  height, name, tmp_path):
-    """Also makes the README's screenshots: SMARTMON_SCREENSHOTS=DIR pytest -k portrait_and_landscape."""
+    """The portrait run also makes the README's screenshot, monitor/web/static/screenshots/tablet-portrait.png:
+    SMARTMON_SCREENSHOTS=monitor/web/static/screenshots python -m pytest tests/test_tablet_browser.py -k 800-1280-portrait"""
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
                                                                     "deviceScaleFactor": 1, "mobile": True})
     now = datetime.now(timezone.utc)

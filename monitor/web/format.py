@@ -47,8 +47,9 @@ LABEL_MAX = 24
 def case_label(case: str, attrs: Mapping[str, Any] | None) -> str:
     """What the floor calls a case: ``Table 8``/``8号桌``, ``Ticket A017``, else the case id shortened.
 
-    Case ids carry a UTC time after ``/`` (``table-8/2026-12-01T10:02:07``) that nobody on the
-    floor reads; the part before it is the name, cut to a board-friendly length.
+    Case ids carry a time after ``/`` that nobody on the floor reads — UTC from the simulator
+    (``table-8/2026-12-01T10:02:07``), site-local from the tablet (``T1/2026-12-01T18:02:07``); the
+    part before it is the name, cut to a board-friendly length.
     """
     for name, words in LABEL_ATTRS:
         value = (attrs or {}).get(name)
