@@ -30,3 +30,14 @@ def test_a_layer_imports_nothing_above_or_beside_it(layer):
              for path in (MONITOR / layer).rglob("*.py") for name in imports(path)
              if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN[layer])}
     assert not found
+
+
+#: the command line: it opens the database only through ``with_database`` and asks the service
+#: modules and ``monitor/store/repository.py`` for rows
+COMMAND_LINE = ("cli.py", "cli_database.py", "reports/commands.py")
+
+
+def test_the_command_line_runs_no_sql_of_its_own():
+    found = {f"{name}: {module}" for name in COMMAND_LINE for module in imports(MONITOR / name)
+             if any(module == bad or module.startswith(bad + ".") for bad in ("sqlalchemy", "monitor.store.models"))}
+    assert not found

@@ -252,8 +252,10 @@ def file_summaries(session: Session) -> list[tuple]:
 
 
 # -- people -----------------------------------------------------------------------------------------
-def user_exists(session: Session, name: str) -> bool:
-    return session.scalar(select(User.id).where(User.name == name)) is not None
+def user_exists(session: Session, name: str | None = None) -> bool:
+    """Whether a login named ``name`` exists; without a name, whether any does."""
+    query = select(User.id) if name is None else select(User.id).where(User.name == name)
+    return session.scalar(query.limit(1)) is not None
 
 
 def user_by_id(session: Session, user_id: int) -> User | None:
