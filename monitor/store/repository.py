@@ -1,5 +1,5 @@
-"""The queries the HTTP layer needs, in one place: API views, pages, streams and the relay call these
-and run no SQL of their own. Each takes an open session and returns rows (ORM objects or tuples);
+"""The queries the HTTP layer needs, in one place: API views, pages, streams, the relay and the command
+line call these and run no SQL of their own. Each takes an open session and returns rows (ORM objects or tuples);
 shaping them into JSON is ``monitor/serializers.py``'s business.
 
 Paged lists fetch ``limit + 1`` rows, so the caller knows whether there is a next page.
