@@ -20,7 +20,7 @@ import sys
 import time
 import traceback
 
-from bench.common import Context, Result, make_workdir, print_table, progress
+from bench.common import Context, Result, make_workdir, print_harness_progress, print_table, progress
 from tests.harness.processes import HarnessError
 
 BENCHMARKS = {
@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     from pathlib import Path
 
+    print_harness_progress()
     workdir = make_workdir()
     ctx = Context(quick=args.quick, full=args.full,
                   dbs=["sqlite", "postgresql"] if args.db == "both" else [args.db], workdir=workdir,

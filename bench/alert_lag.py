@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import time
 
-from bench.common import (bench_broker, BenchError, Context, fresh_service, payload_file, percentile,
-                          Profiler, progress, Publisher, Result, to_datetime, wait_count)
+from bench.common import (bench_broker, bench_service, BenchError, Context, FilePublisher, payload_file, percentile,
+                          Profiler, progress, Result, to_datetime)
 from tests.harness.database import Db
 from tests.harness.mosquitto import Mosquitto
-from tests.harness.service import Service, SseReader
+from tests.harness.service import Service, SseReader, wait_count
 
 NAME = "alerts"
 TARGET_P99_MS = 250.0
@@ -29,7 +29,7 @@ WITHIN_S = 600.0  # call-ticket's ``within``
 def _warm(ctx: Context, broker: Mosquitto, db: Db, service: Service) -> None:
     """200 far-deadline clocks, then fresh planner statistics (see Db.analyze)."""
     path, messages = payload_file(ctx.workdir, "lag-warm", 200, 100, "job_opened")
-    Publisher(broker.url, path, messages).wait(60)
+    FilePublisher(broker.url, path, messages).wait(60)
     wait_count(db, "SELECT count(*) FROM clocks", 200, 60, "warm-up", service)
     db.analyze()
 
@@ -42,7 +42,7 @@ def _lag_run(ctx: Context, broker: Mosquitto, db: Db, service: Service, sse: Sse
     path, messages = payload_file(ctx.workdir, name, due_n, 100, "ticket_issued", at_base=first_due - WITHIN_S,
                                   at_spread=spread)
     progress(f"{name}: ingesting {due_n:,} clocks due from {lead:.1f}s from now, over {spread:.0f}s")
-    publisher = Publisher(broker.url, path, messages)
+    publisher = FilePublisher(broker.url, path, messages)
     stored_at, _ = wait_count(db, "SELECT count(*) FROM clocks", clocks_before + due_n, lead + 60, f"{name} stored",
                               service)
     publisher.wait(30)
@@ -95,14 +95,14 @@ def run(ctx: Context) -> list[Result]:
     small_n = ctx.size(200, 300)
     small_spread = ctx.size(3, 5)
     for kind in ctx.dbs:
-        with bench_broker(ctx) as broker, fresh_service(ctx, broker, kind, f"alerts-{kind}") as (service, db):
+        with bench_broker(ctx) as broker, bench_service(ctx, broker, kind, f"alerts-{kind}") as (service, db):
             _warm(ctx, broker, db, service)
             sse = SseReader(service)
             try:
                 small = _lag_run(ctx, broker, db, service, sse, f"small-{kind}", small_n, small_spread, 1000.0, 200)
                 progress(f"seeding {open_n:,} open clocks with a 7-day deadline (batches of 100)")
                 path, messages = payload_file(ctx.workdir, f"open-{kind}", open_n, 100, "job_opened")
-                publisher = Publisher(broker.url, path, messages)
+                publisher = FilePublisher(broker.url, path, messages)
                 reached, count = wait_count(db, "SELECT count(*) FROM clocks", 200 + small_n + open_n,
                                             max(120.0, open_n / 200), "open clocks stored", service, interval=0.5)
                 if count < 200 + small_n + open_n:

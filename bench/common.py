@@ -1,12 +1,13 @@
 """What the benchmarks add to the shared harness (``tests/harness``: brokers, databases, the
-service process, the SSE reader): results and their table, workloads (standards, payload files,
-publisher and counter processes, bulk loads) and py-spy profiles.
+service process, waiting on its tables, the SSE reader): results and their table, the harness's
+pieces with the benchmarks' settings, workloads (standards, payload files, publisher and counter
+processes, bulk loads) and py-spy profiles.
 """
 from __future__ import annotations
 
 import functools
-from contextlib import contextmanager
 import json
+import logging
 import os
 import re
 import shutil
@@ -19,12 +20,12 @@ import time
 from collections import Counter as Tally
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, ContextManager, Iterable, Sequence
 
-from tests.harness.database import Db, reset_postgres
+from tests.harness.database import Db, fresh_database_url
 from tests.harness.mosquitto import Mosquitto
 from tests.harness.processes import HarnessError, free_port, stop_process
-from tests.harness.service import Service
+from tests.harness.service import ENGINE_STANDARDS, Service, fresh_service
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "smartmon/v1"
@@ -42,14 +43,41 @@ def psycopg_dsn(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://")
 
 
+# -- the harness with the benchmarks' settings ----------------------------------------------------
 def bench_broker(ctx: "Context") -> Mosquitto:
     """The benchmarks' Mosquitto: no persistence to slow it down, a wide in-flight window."""
     return Mosquitto(ctx.workdir, persistence=False, inflight=1000)
 
 
+def bench_database(ctx: "Context", kind: str, name: str) -> str:
+    """A fresh, empty database of ``kind`` in the run's work directory, or BENCH_PG_URL emptied."""
+    return fresh_database_url(kind, ctx.workdir, name, PG_URL)
+
+
+def bench_service(ctx: "Context", broker: Mosquitto, kind: str, name: str, standards: Path | None = None,
+                  note: str = "", extra_env: dict[str, str] | None = None) -> ContextManager[tuple[Service, Db]]:
+    """A fresh ``kind`` database and the service on it with the benchmarks' standards, ready
+    (``tests.harness.service.fresh_service``)."""
+    return fresh_service(ctx.workdir, broker.url, kind, name, standards=standards or standards_dir(ctx.workdir),
+                         postgres_url=PG_URL, note=note, extra_env=extra_env)
+
+
 # -- output ---------------------------------------------------------------------------------------
 def progress(message: str) -> None:
     print(f"  [{time.monotonic() - _T0:7.1f}s] {message}", flush=True)
+
+
+class _ProgressLines(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        progress(record.getMessage())
+
+
+def print_harness_progress() -> None:
+    """What the harness says while it waits (the ``tests.harness`` logger) as progress lines."""
+    harness = logging.getLogger("tests.harness")
+    harness.addHandler(_ProgressLines())
+    harness.setLevel(logging.INFO)
+    harness.propagate = False
 
 
 @dataclass
@@ -110,107 +138,18 @@ def print_table(title: str, results: Sequence[Result]) -> None:
     print(flush=True)
 
 
-# -- databases ------------------------------------------------------------------------------------
-def sqlalchemy_url(kind: str, workdir: Path, name: str) -> str:
-    """A fresh, empty database of ``kind`` for one service run."""
-    if kind == "sqlite":
-        path = workdir / f"{name}.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return f"sqlite:///{path}"
-    reset_postgres(PG_URL, create=True)
-    return PG_URL
-
-
 # -- standards ------------------------------------------------------------------------------------
-# tests/engine_standards/floor.yaml (copied, not imported) plus one standard with a far deadline, so
-# that clocks opened by the ingestion benchmarks never fall due while they run.
-BENCH_STANDARDS = """\
-events:
-  seated: Guests sit down at a table
-  greeted: A server speaks to the table for the first time
-  left: Guests leave before being served
-  drink_ordered: A drink order is taken
-  drink_served: Drinks reach the table
-  ticket_issued: A queue ticket is printed
-  ticket_called: The ticket's number is called to a counter
-  docs_requested: The customer is asked to fetch a document
-  docs_received: The document is handed over
-  job_opened: A benchmark job is opened
-  job_closed: A benchmark job is closed
-standards:
-  - id: greet
-    name: Greet seated guests
-    description: A server speaks to every newly seated table within 2 minutes.
-    customer_need: Guests want to feel noticed as soon as they sit down.
-    owner: floor-server
-    start: seated
-    stop: greeted
-    within: 2m
-    warn_after: 90s
-    cancel_on: [left]
-    escalate:
-      - {after: 1m, to: floor-manager}
-      - {after: 3m, to: restaurant-manager, even_if_acknowledged: true}
-    goal: {ratio: 0.95, per: week}
-  - id: drinks
-    name: Serve ordered drinks
-    description: Each drink order reaches the table within 4 minutes.
-    owner: bar
-    start: drink_ordered
-    stop: drink_served
-    within: 4m
-    repeat: each
-    correlate: order_id
-    cancel_on: [left]
-    goal: {ratio: 0.9, per: day}
-  - id: call-ticket
-    name: Call each ticket
-    description: Each queue ticket is called within 10 minutes, not counting document fetching.
-    owner: hall-manager
-    start: ticket_issued
-    stop: ticket_called
-    within: 10m
-    pause_on: [docs_requested]
-    resume_on: [docs_received]
-    goal: {ratio: 0.8, per: day}
-  - id: bench-job
-    name: Close each benchmark job
-    description: Each benchmark job is closed within 7 days.
-    customer_need: The benchmark needs clocks that stay open.
-    owner: bench
-    start: job_opened
-    stop: job_closed
-    within: 7d
-    goal: {ratio: 0.9, per: week}
-"""
+#: the engine tests' standards (greet, drinks, call-ticket), and one with a far deadline, so that
+#: clocks opened by the ingestion benchmarks never fall due while they run
+BENCH_STANDARDS = (ENGINE_STANDARDS / "floor.yaml", Path(__file__).with_name("bench-job.yaml"))
 
 
 def standards_dir(workdir: Path, extra: Iterable[Path] = ()) -> Path:
     directory = workdir / "standards"
     directory.mkdir(exist_ok=True)
-    (directory / "bench.yaml").write_text(BENCH_STANDARDS, encoding="utf-8")
-    for path in extra:
+    for path in (*BENCH_STANDARDS, *extra):
         shutil.copy(path, directory / path.name)
     return directory
-
-
-@contextmanager
-def fresh_service(ctx: "Context", broker: "Mosquitto", kind: str, name: str, standards: Path | None = None,
-                  note: str = "", extra_env: dict[str, str] | None = None) -> Iterator[tuple[Service, "Db"]]:
-    """A fresh ``kind`` database and the service on it, ready; both stopped and closed afterwards.
-    ``service.ready_s`` is the start-up time."""
-    url = sqlalchemy_url(kind, ctx.workdir, name)
-    service = Service(ctx.workdir, broker.url, url, name=name, standards=standards or standards_dir(ctx.workdir),
-                      extra_env=extra_env)
-    db = Db(url)
-    try:
-        service.start(wait_healthy=False).wait_ready(timeout=120)
-        progress(f"service ({kind}) ready in {service.ready_s:.1f}s{note}")
-        yield service, db
-    finally:
-        service.stop()
-        db.dispose()
 
 
 # -- publisher and counter processes (bench/mqtt_tools.py) ----------------------------------------
@@ -232,7 +171,7 @@ def _read_json(process: subprocess.Popen, timeout: float, what: str) -> dict[str
     return json.loads(lines[-1])
 
 
-class Publisher:
+class FilePublisher:
     """A separate process publishing a file of messages (one per line) at QoS 1 as fast as the broker
     takes them: ``mosquitto_pub -l -q 1 -M 1000`` (C), or the paho fallback in bench/mqtt_tools.py.
 
@@ -296,33 +235,6 @@ class CountingSubscriber:
 
     def result(self, timeout: float) -> dict[str, Any]:
         return _read_json(self.process, timeout, "counting subscriber")
-
-
-# -- waiting on the service's tables --------------------------------------------------------------
-def wait_count(db: Db, sql: str, target: int, timeout: float, what: str, service: Service | None = None,
-               interval: float = 0.1, report_every: float = 5.0) -> tuple[float, int]:
-    """Poll ``sql`` (a count) until it reaches ``target``; return (epoch time reached, count).
-
-    Prints progress every ``report_every`` seconds; on timeout returns the count reached so far
-    with the time of the timeout (the caller reports the partial figure)."""
-    started = time.monotonic()
-    last_report = started
-    count = 0
-    while True:
-        count = db.scalar(sql) or 0
-        now = time.time()
-        if count >= target:
-            return now, count
-        if service is not None and service.process.poll() is not None:
-            raise BenchError(f"service exited with {service.process.returncode}:\n{service.tail()}")
-        elapsed = time.monotonic() - started
-        if elapsed > timeout:
-            progress(f"{what}: TIMEOUT after {elapsed:.0f}s at {count:,}/{target:,}")
-            return now, count
-        if time.monotonic() - last_report >= report_every:
-            last_report = time.monotonic()
-            progress(f"{what}: {count:,}/{target:,} after {elapsed:.0f}s")
-        time.sleep(interval)
 
 
 # -- profiling ------------------------------------------------------------------------------------

@@ -8,12 +8,11 @@ one clock row per event). Rate = events / (last clock visible − first publish)
 """
 from __future__ import annotations
 
-from bench.common import (bench_broker, BenchError, Context, CountingSubscriber, fresh_service,
-                          payload_file, Profiler, progress, Publisher, Result, sqlalchemy_url, standards_dir,
-                          wait_count)
+from bench.common import (bench_broker, bench_database, bench_service, BenchError, Context, CountingSubscriber,
+                          FilePublisher, payload_file, Profiler, progress, Result, standards_dir)
 from tests.harness.database import Db
 from tests.harness.mosquitto import Mosquitto
-from tests.harness.service import Workers
+from tests.harness.service import wait_count, Workers
 
 NAME = "ingest"
 SINGLE_TARGET_RATIO = 0.5
@@ -25,7 +24,7 @@ WORKERS = (2, 3)  # processes on one shared subscription (PostgreSQL: SQLite ser
 def reference_rate(ctx: Context, broker: Mosquitto, name: str, events: int, batch: int) -> float:
     path, messages = payload_file(ctx.workdir, f"{name}-ref", events, batch)
     counter = CountingSubscriber(broker.url, messages, timeout=max(60.0, events / 500))
-    publisher = Publisher(broker.url, path, messages)
+    publisher = FilePublisher(broker.url, path, messages)
     publisher.wait(timeout=max(60.0, events / 500))
     seen = counter.result(timeout=max(60.0, events / 500))
     if not seen["ok"]:
@@ -37,9 +36,9 @@ def reference_rate(ctx: Context, broker: Mosquitto, name: str, events: int, batc
 
 
 def service_rate(ctx: Context, broker: Mosquitto, kind: str, name: str, events: int, batch: int) -> tuple[float, dict]:
-    with fresh_service(ctx, broker, kind, name, note=f"; warming up with {WARM} events") as (service, db):
+    with bench_service(ctx, broker, kind, name, note=f"; warming up with {WARM} events") as (service, db):
         warm_path, warm_messages = payload_file(ctx.workdir, f"{name}-warm", WARM, min(batch, 100))
-        Publisher(broker.url, warm_path, warm_messages).wait(60)
+        FilePublisher(broker.url, warm_path, warm_messages).wait(60)
         wait_count(db, "SELECT count(*) FROM clocks", WARM, 60, "warm-up", service)
         db.analyze()
         batches_before = (service.metric("smartmon_ingest_batch_messages_sum") or 0,
@@ -47,7 +46,7 @@ def service_rate(ctx: Context, broker: Mosquitto, kind: str, name: str, events: 
         path, messages = payload_file(ctx.workdir, name, events, batch)
         sql = "SELECT count(*) FROM clocks"
         with Profiler(ctx.profile_dir, service.pid, name, db_url=db.url):
-            publisher = Publisher(broker.url, path, messages)
+            publisher = FilePublisher(broker.url, path, messages)
             reached, count = wait_count(db, sql, events + WARM, max(120.0, events / 300), f"{name} ({kind}) stored",
                                         service)
             publisher.wait(60)
@@ -66,17 +65,17 @@ def service_rate(ctx: Context, broker: Mosquitto, kind: str, name: str, events: 
 
 def workers_rate(ctx: Context, broker: Mosquitto, name: str, events: int, count: int) -> float:
     """Batches of 100 into ``count`` worker processes sharing one subscription, on PostgreSQL."""
-    url = sqlalchemy_url("postgresql", ctx.workdir, name)
+    url = bench_database(ctx, "postgresql", name)
     workers = Workers(ctx.workdir, url, broker.url, standards_dir(ctx.workdir), name, count)
     db = Db(url)
     try:
         workers.start()
         warm_path, warm_messages = payload_file(ctx.workdir, f"{name}-warm", WARM * count, 100)
-        Publisher(broker.url, warm_path, warm_messages).wait(60)
+        FilePublisher(broker.url, warm_path, warm_messages).wait(60)
         wait_count(db, "SELECT count(*) FROM clocks", WARM * count, 60, "warm-up")
         db.analyze()
         path, messages = payload_file(ctx.workdir, name, events, 100)
-        publisher = Publisher(broker.url, path, messages)
+        publisher = FilePublisher(broker.url, path, messages)
         reached, stored = wait_count(db, "SELECT count(*) FROM clocks", events + WARM * count,
                                      max(120.0, events / 300), f"{name} stored")
         publisher.wait(60)

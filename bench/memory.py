@@ -15,12 +15,13 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta, timezone
 
-from bench.common import (CLOCK_COLUMNS, EVENT_COLUMNS, bench_broker, BenchError, bulk_load, check_columns,
-                          Context, fresh_service, payload_file, progress, Publisher, Result, sqlalchemy_url,
-                          standards_dir, wait_count)
+from bench.common import (bench_broker, bench_database, bench_service, BenchError, bulk_load, check_columns,
+                          CLOCK_COLUMNS, Context, EVENT_COLUMNS, FilePublisher, payload_file, progress, Result,
+                          standards_dir)
 from tests.harness.database import Db
 from tests.harness.mosquitto import Mosquitto
-from tests.harness.service import Service
+from tests.harness.processes import HarnessError
+from tests.harness.service import Service, wait_count
 
 NAME = "memory"
 TARGET_BYTES_PER_CLOCK = 1024.0
@@ -36,7 +37,7 @@ def _settled_rss(service: Service, quick: bool) -> int:
 def _ingest(ctx: Context, broker: Mosquitto, db: Db, service: Service, name: str, n: int, event_type: str,
             sql: str, target: int) -> None:
     path, messages = payload_file(ctx.workdir, name, n, 100, event_type)
-    publisher = Publisher(broker.url, path, messages)
+    publisher = FilePublisher(broker.url, path, messages)
     reached, count = wait_count(db, sql, target, max(120.0, n / 200), f"{name} stored", service, interval=0.5)
     if count < target:
         raise BenchError(f"{name}: only {count:,} of {target:,} stored in time")
@@ -47,7 +48,7 @@ def _ingest(ctx: Context, broker: Mosquitto, db: Db, service: Service, name: str
 def memory(ctx: Context, kind: str) -> list[Result]:
     n = ctx.size(3_000, 100_000)
     warm = ctx.size(500, 2_000)
-    with bench_broker(ctx) as broker, fresh_service(ctx, broker, kind, f"memory-{kind}") as (service, db):
+    with bench_broker(ctx) as broker, bench_service(ctx, broker, kind, f"memory-{kind}") as (service, db):
         _ingest(ctx, broker, db, service, f"mem-warm-{kind}", warm, "job_opened", "SELECT count(*) FROM clocks",
                 warm)
         db.analyze()
@@ -104,7 +105,7 @@ def startup(ctx: Context, kind: str) -> list[Result]:
     events_n = ctx.size(30_000, 1_000_000)
     closed_n = (events_n - open_n) // 2
     with bench_broker(ctx) as broker:
-        url = sqlalchemy_url(kind, ctx.workdir, f"startup-{kind}")
+        url = bench_database(ctx, kind, f"startup-{kind}")
         standards = standards_dir(ctx.workdir)
 
         def ready_time(label: str) -> float:
@@ -139,7 +140,7 @@ def run(ctx: Context) -> list[Result]:
             progress(f"{label}, {kind}")
             try:
                 results += part(ctx, kind)
-            except BenchError as exc:  # report it and go on with the other part
+            except HarnessError as exc:  # BenchError too: report it and go on with the other part
                 progress(f"{label} ({kind}) could not run: {exc}")
                 why = str(exc).splitlines()[0]
                 results.append(Result(f"5. {label} [{kind}]", None, "", note=f"did not run: {why}"))

@@ -15,9 +15,10 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from bench.common import (BenchError, Context, Publisher, Result, bench_broker, fresh_service, payload_file,
-                          percentile, progress, wait_count)
+from bench.common import (bench_broker, bench_service, BenchError, Context, FilePublisher, payload_file, percentile,
+                          progress, Result)
 from tests.harness.receivers import HookServer
+from tests.harness.service import wait_count
 
 NAME = "notify"
 WITHIN_S = 600.0  # call-ticket's ``within``
@@ -43,14 +44,14 @@ notify:
       group_interval: 0s
 """, encoding="utf-8")
     try:
-        with bench_broker(ctx) as broker, fresh_service(ctx, broker, kind, f"notify-{kind}",
+        with bench_broker(ctx) as broker, bench_service(ctx, broker, kind, f"notify-{kind}",
                                                              extra_env={"MONITOR_CONFIG": str(config)}) as (service, db):
             lead = count / 500 + (1.5 if ctx.quick else 3.0)
             first_due = time.time() + lead
             path, messages = payload_file(ctx.workdir, f"notify-{kind}", count, 100, "ticket_issued",
                                           at_base=first_due - WITHIN_S, at_spread=spread)
             progress(f"{kind}: ingesting {count} clocks due from {lead:.1f}s from now, over {spread:.0f}s")
-            publisher = Publisher(broker.url, path, messages)
+            publisher = FilePublisher(broker.url, path, messages)
             stored_at, _ = wait_count(db, "SELECT count(*) FROM clocks", count, lead + 60, "clocks stored", service)
             publisher.wait(30)
             if stored_at > first_due:

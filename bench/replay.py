@@ -12,10 +12,9 @@ import subprocess
 import sys
 import time
 
-from bench.common import (bench_broker, BenchError, Context, fresh_service, Profiler, progress, Result,
-                          standards_dir, wait_count)
+from bench.common import bench_broker, bench_service, BenchError, Context, Profiler, progress, Result, standards_dir
 from tests.harness.processes import stop_process
-from tests.harness.service import ROOT
+from tests.harness.service import ROOT, wait_count
 
 NAME = "replay"
 QUICK_ROWS = 5_000
@@ -94,7 +93,7 @@ def run(ctx: Context) -> list[Result]:
     for kind in ctx.dbs:
         note = " (fresh database, no warm-up: a first replay into a new installation)"
         with bench_broker(ctx) as broker, \
-                fresh_service(ctx, broker, kind, f"replay-{kind}", standards, note) as (service, db):
+                bench_service(ctx, broker, kind, f"replay-{kind}", standards, note) as (service, db):
             with Profiler(ctx.profile_dir, service.pid, f"replay-{kind}", db_url=db.url):
                 t0 = time.time()
                 process = _replay(csv, broker.url)

@@ -14,8 +14,8 @@ import random
 import time
 from datetime import datetime, timedelta, timezone
 
-from bench.common import (CLOCK_COLUMNS, bench_broker, bulk_load, check_columns, Context, fresh_service,
-                          Profiler, progress, Result)
+from bench.common import (bench_broker, bench_service, bulk_load, check_columns, CLOCK_COLUMNS, Context, Profiler,
+                          progress, Result)
 from tests.harness.database import Db
 from tests.harness.service import Service
 
@@ -117,7 +117,7 @@ def run(ctx: Context) -> list[Result]:
     base = now - SPAN - timedelta(days=1)
     lo, hi = (base - timedelta(days=1)).replace(tzinfo=timezone.utc), now.replace(tzinfo=timezone.utc)
     for kind in ctx.dbs:
-        with bench_broker(ctx) as broker, fresh_service(ctx, broker, kind, f"reports-{kind}") as (service, db):
+        with bench_broker(ctx) as broker, bench_service(ctx, broker, kind, f"reports-{kind}") as (service, db):
             check_columns(db.url, "clocks", CLOCK_COLUMNS)
             bulk_load(db.url, "clocks", CLOCK_COLUMNS, _clocks(0, n, base, now), n, f"{n:,} clocks ({kind})")
             results += _measure(db, service, kind, f"{n / 1e6:g} M clocks", lo, hi, True, ctx.profile_dir)

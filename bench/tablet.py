@@ -12,7 +12,7 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 
-from bench.common import Context, Result, percentile, progress, sqlalchemy_url
+from bench.common import bench_database, Context, percentile, progress, Result
 from monitor.app import create_app
 from monitor.auth import create_token
 from monitor.ingest import Delivery
@@ -40,7 +40,7 @@ def _day(start: datetime, visits: int, prefix: str) -> list[dict]:
 
 
 def _measure(ctx: Context, kind: str) -> list[Result]:
-    url = sqlalchemy_url(kind, ctx.workdir, f"tablet-{kind}")
+    url = bench_database(ctx, kind, f"tablet-{kind}")
     app = create_app({"database": {"url": url}, "mqtt": {"enabled": False},
                       "standards": {"dir": str(ROOT / "standards")},
                       "sites": [{"id": "bj-01", "timezone": "Asia/Shanghai", "places": PLACES,

@@ -26,7 +26,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
-from bench.common import Context, Result, progress, sqlalchemy_url, standards_dir
+from bench.common import bench_database, Context, progress, Result, standards_dir
 from tests.harness.database import Db
 from tests.harness.service import ROOT
 
@@ -108,7 +108,7 @@ def _load(runtime, first: int, last: int, total: int, base: datetime, span: time
             if not saved and at > version_at:
                 if batch:
                     send(batch[-1]["at"])
-                runtime.registry.save("bench.yaml", standards_text.replace("    within: 2m\n", GREET_V2, 1),
+                runtime.registry.save("floor.yaml", standards_text.replace("    within: 2m\n", GREET_V2, 1),
                                       "bench", now=version_at)
                 saved = True
             batch.append(event)
@@ -181,9 +181,9 @@ def run(ctx: Context) -> list[Result]:
     base = now - span - timedelta(days=1)
     installed = base - timedelta(days=1)
     for kind in ctx.dbs:
-        url = sqlalchemy_url(kind, ctx.workdir, f"verify-{kind}")
+        url = bench_database(ctx, kind, f"verify-{kind}")
         standards = standards_dir(ctx.workdir)
-        text = (standards / "bench.yaml").read_text(encoding="utf-8")
+        text = (standards / "floor.yaml").read_text(encoding="utf-8")  # greet's file
         runtime = _runtime(url, standards, installed)
         db = Db(url)
         try:

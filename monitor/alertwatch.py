@@ -12,11 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from sqlalchemy import func, select
-
 from monitor.alerts import Fanout
 from monitor.store.db import Database
-from monitor.store.models import AlertAction
+from monitor.store.repository import latest_alert_seq
 
 log = logging.getLogger(__name__)
 CHANNEL = "smartmon_alert_actions"
@@ -39,7 +37,7 @@ class AlertWatch:
 
     def _newest(self) -> None:
         with self.db.read_session() as session:
-            seq = session.scalar(select(func.max(AlertAction.seq))) or 0
+            seq = latest_alert_seq(session)
         if seq > self.fanout.last_seq:
             self.fanout.publish([{"seq": seq}])
 

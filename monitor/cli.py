@@ -2,12 +2,11 @@
 ``msg(…)``: both in the terminal's language (``monitor.languages``)."""
 from __future__ import annotations
 
-import functools
 import os
 import signal
 import sys
 import threading
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Callable
 
@@ -16,6 +15,7 @@ from flask import Flask
 
 from monitor.app import configure_logging, create_app
 from monitor.auth import ROLES
+from monitor.cli_database import with_database
 from monitor.config import Config
 from monitor.core.messages import Message, MessageError, msg
 from monitor.languages import _l, terminal_text, use_terminal_language
@@ -68,23 +68,6 @@ def main(verbose: bool) -> None:
     configure_logging(verbose=verbose)
 
 
-def with_database(command: Callable[..., None]) -> Callable[..., None]:
-    """For commands that work on the database: hands them ``database``, migrated to the newest schema."""
-
-    @functools.wraps(command)
-    def opened(*args: object, **kwargs: object) -> None:
-        from monitor.store.db import Database
-
-        database = Database(Config.load().database.url)
-        try:
-            database.upgrade()
-            command(database, *args, **kwargs)
-        finally:
-            database.dispose()
-
-    return opened
-
-
 @main.command(help=_l("Web UI + API + MQTT ingestion + deadline scheduler in one process."))
 @click.option("--host", default=None, help=_l("Address to listen on (default web.host, 127.0.0.1)."))
 @click.option("--port", default=None, type=int, help=_l("Port to listen on (default web.port, 8080)."))
@@ -106,15 +89,13 @@ def _first_run_login(runtime, host: str, port: int) -> None:
     """With no way to log in configured, make a one-off admin password so a newcomer can look."""
     import secrets
 
-    from sqlalchemy import func, select
-
-    from monitor.store.models import User
+    from monitor.store import repository
 
     config = runtime.config
     if config.admin_password or config.admin_token:
         return
-    with runtime.db.session() as session:
-        if session.scalar(select(func.count()).select_from(User)):
+    with runtime.db.read_session() as session:
+        if repository.user_exists(session):
             return
     password = secrets.token_urlsafe(12)
     config.admin_password = password
@@ -142,10 +123,8 @@ def _first_run_login(runtime, host: str, port: int) -> None:
 def web(host: str | None, port: int | None, workers: int, threads: int) -> None:
     from gunicorn.app.base import BaseApplication
 
-    from monitor.store.db import Database
-
     config = Config.load()
-    Database(config.database.url).upgrade()  # once, before the workers start
+    with_database(lambda database: None)()  # migrated once, and closed before the workers fork
     verbose = click.get_current_context().find_root().params.get("verbose", False)
     settings = {"bind": f"{host or config.web.host}:{port if port is not None else config.web.port}",
                 "workers": workers, "threads": threads, "worker_class": "gthread", "accesslog": "-" if verbose else None,
@@ -228,16 +207,14 @@ def lint(paths: tuple[str, ...]) -> None:
 @click.argument("standard_id", required=False)
 @click.option("--days", default=28, show_default=True, help=_l("Evaluation window: the last N days."))
 @click.option("--json", "as_json", is_flag=True, help=_l("Print the SPEC §4 JSON instead of a summary."))
-def smart(standard_id: str | None, days: int, as_json: bool) -> None:
+@with_database(runtime=True, standards="directory")
+def smart(runtime, standard_id: str | None, days: int, as_json: bool) -> None:
     import json
-    from datetime import datetime, timezone
+    from datetime import timezone
 
     from monitor.core.smart import CRITERION_WORDS, STATUS_WORDS, Status
     from monitor.review import default_window, smart_evaluation
-    from monitor.runtime import Runtime
 
-    runtime = Runtime(Config.load())
-    runtime.prepare()
     current = runtime.registry.current
     chosen = [current.get(standard_id)] if standard_id else list(current.standards)
     words = terminal_text
@@ -260,35 +237,38 @@ def smart(standard_id: str | None, days: int, as_json: bool) -> None:
                 click.echo("  " + words(msg("suggestion: {text}", text=suggestion)))
 
 
+def _instant(_ctx: click.Context, param: click.Parameter, value: str) -> datetime:
+    """``--from``/``--to`` of rejudge, read before the database is opened."""
+    from monitor.rejudge import RejudgeError, parse_instant
+
+    option = param.opts[0]
+    try:
+        return parse_instant(option.removeprefix("--"), value)
+    except RejudgeError as exc:
+        raise click.BadParameter(exc.message, param_hint=option) from None
+
+
 @main.command(help=_l("Re-judge the clocks of standard ID that started in [FROM, TO) with the version in force now "
                       "(SPEC §3.2): prints how many verdicts change; recorded in the audit trail. FROM and TO are RFC "
                       "3339 timestamps with an offset, or dates (midnight UTC)."))
 @click.argument("standard_id")
-@click.option("--from", "start", required=True, metavar="DATE|TIMESTAMP", help=_l("First start instant (inclusive)."))
-@click.option("--to", "end", required=True, metavar="DATE|TIMESTAMP", help=_l("Start instant the window stops before."))
+@click.option("--from", "start", required=True, metavar="DATE|TIMESTAMP", callback=_instant,
+              help=_l("First start instant (inclusive)."))
+@click.option("--to", "end", required=True, metavar="DATE|TIMESTAMP", callback=_instant,
+              help=_l("Start instant the window stops before."))
 @click.option("--dry-run", is_flag=True, help=_l("Say how many verdicts would change; change and record nothing."))
 @click.option("--json", "as_json", is_flag=True, help=_l("Print the result as JSON."))
-def rejudge(standard_id: str, start: str, end: str, dry_run: bool, as_json: bool) -> None:
+@with_database(runtime=True, standards="stored")
+def rejudge(runtime, standard_id: str, start: datetime, end: datetime, dry_run: bool, as_json: bool) -> None:
     import getpass
     import json
 
-    from monitor.rejudge import RejudgeError, parse_instant
-    from monitor.runtime import Runtime
+    from monitor.rejudge import RejudgeError
 
     try:
-        lower, upper = parse_instant("from", start), parse_instant("to", end)
+        result = runtime.rejudge(standard_id, start, end, f"cli:{getpass.getuser()}", dry_run=dry_run)
     except RejudgeError as exc:
-        raise click.BadParameter(exc.message, param_hint="--from" if exc.message.startswith("from") else "--to")
-    runtime = Runtime(Config.load())
-    try:
-        runtime.db.upgrade()
-        runtime.registry.reload()  # the versions stored, as the running service has them
-        try:
-            result = runtime.rejudge(standard_id, lower, upper, f"cli:{getpass.getuser()}", dry_run=dry_run)
-        except RejudgeError as exc:
-            raise click.ClickException(exc.message) from None
-    finally:
-        runtime.db.dispose()
+        raise click.ClickException(exc.message) from None
     if as_json:
         click.echo(json.dumps(result.to_json()))
         return

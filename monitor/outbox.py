@@ -20,15 +20,15 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor import metrics
 from monitor.alerts import Fanout
-from monitor.store.repository import alert_changes_after
 from monitor.notify.channel import Batch, Channel, ChannelError
 from monitor.store.db import TRANSIENT, Database
-from monitor.store.models import AlertAction, Notification, OutboxCursor
+from monitor.store.models import Notification, OutboxCursor
+from monitor.store.repository import alert_changes_after, latest_alert_seq
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=15)
@@ -51,7 +51,7 @@ class OutboxRelay:
     def start_at_the_end(self) -> None:
         """First start of a channel: begin with what happens from now on, not the whole history."""
         with self.db.session() as session:
-            newest = session.scalar(select(func.max(AlertAction.seq))) or 0
+            newest = latest_alert_seq(session)
             dialect = sqlite if self.db.is_sqlite else postgresql
             session.execute(dialect.insert(OutboxCursor).values(channel=self.channel.name, seq=newest)
                             .on_conflict_do_nothing())

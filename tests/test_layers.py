@@ -40,3 +40,14 @@ def test_the_device_side_needs_nothing_of_the_service_but_its_languages():
     assert taken == {"monitor.languages"}
     assert not {name for name in imports(MONITOR / "languages.py")
                 if name.split(".")[0] in ("flask", "flask_babel", "sqlalchemy", "paho")}
+
+
+#: the command line: it opens the database only through ``with_database`` and asks the service
+#: modules and ``monitor/store/repository.py`` for rows
+COMMAND_LINE = ("cli.py", "cli_database.py", "reports/commands.py")
+
+
+def test_the_command_line_runs_no_sql_of_its_own():
+    found = {f"{name}: {module}" for name in COMMAND_LINE for module in imports(MONITOR / name)
+             if any(module == bad or module.startswith(bad + ".") for bad in ("sqlalchemy", "monitor.store.models"))}
+    assert not found

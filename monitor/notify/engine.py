@@ -35,7 +35,8 @@ from monitor.notify.formats import ZoneOf
 from monitor.notify.receivers import EmailReceiver, WebhookReceiver
 from monitor.outbox import OutboxRelay
 from monitor.store.db import Database
-from monitor.store.models import AlertAction, Notification, NotifyGroup, OutboxCursor
+from monitor.store.models import Notification, NotifyGroup, OutboxCursor
+from monitor.store.repository import latest_alert_seq
 
 log = logging.getLogger(__name__)
 HISTORY = 20  # attempts kept per message
@@ -270,7 +271,7 @@ class Notifier:
         now = self.clock()
         with self.db.session() as session:
             # Notifications switched off for longer than retry_for: old changes are no news.
-            newest = session.scalar(select(func.max(AlertAction.seq))) or 0
+            newest = latest_alert_seq(session)
             skipped = session.execute(update(OutboxCursor).where(
                 OutboxCursor.channel == self.router.name, OutboxCursor.lease_until < now - self.config.retry_for,
                 OutboxCursor.seq < newest).values(seq=newest)).rowcount

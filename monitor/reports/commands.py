@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import click
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from monitor.config import Config, ConfigError
+from monitor.cli_database import with_database
 from monitor.reports.formats import FORMATS, format_of_extension
 from monitor.reports.groups import GROUP_KEYS
 from monitor.i18n import check_language
@@ -30,30 +29,6 @@ PROGRESS_WORDS = {"links": msg("links"), "clocks": msg("clocks")}
 
 def _say(message: Message, err: bool = False) -> None:
     click.echo(_words(message), err=err)
-
-
-class CommandFailed(click.ClickException):
-    """Could not run at all (exit 2), as opposed to a broken chain (exit 1)."""
-
-    exit_code = 2
-
-
-def _database(config: Config):
-    from monitor.store.db import Database
-
-    return Database(config.database.url)
-
-
-def _load_config() -> Config:
-    try:
-        return Config.load()
-    except ConfigError as exc:
-        raise CommandFailed(f"configuration: {exc}") from None
-
-
-def _no_schema(exc: Exception) -> CommandFailed:
-    return CommandFailed(f"cannot read the smartmon tables ({str(exc).splitlines()[0]}); "
-                         "is MONITOR_DATABASE_URL right, and has `python -m monitor db upgrade` run?")
 
 
 class RegisteredChoice(click.Choice):
@@ -99,9 +74,6 @@ class LiveHelpOption(click.Option):
 @click.option("--lang", "language", default=None, metavar="LANG",
               help=_l("Language of the CSV/XLSX/PDF words: en or zh-CN (default: from LC_ALL/LANG)."))
 def report(start, end, sites, standards, group_by, fmt, output, language) -> None:
-    from monitor.registry import Registry
-    from monitor.reports.compliance import build_report, site_namer
-
     by_extension = format_of_extension(Path(output).suffix.lstrip(".")) if output != "-" else None
     try:
         chosen = parse_format(fmt or (by_extension.name if by_extension else None))
@@ -114,21 +86,8 @@ def report(start, end, sites, standards, group_by, fmt, output, language) -> Non
         raise click.BadParameter(str(exc), param_hint="--lang") from None
     if output == "-" and chosen.binary and sys.stdout.isatty():
         raise click.UsageError(f"{chosen.name} is binary: give -o FILE (or redirect standard output)")
-    config = _load_config()
-    database = _database(config)
     started = time.monotonic()
-    _say(msg("compliance report {start} to {end} from {database}…", start=format_bound(query.start),
-             end=format_bound(query.end), database=_safe_url(database.url)), err=True)
-    try:
-        registry = Registry(database, config.standards.dir)
-        registry.reload()
-        document = build_report(database, registry.current, query, site_namer(config), daily=chosen.daily)
-    except ReportParamError as exc:
-        raise click.BadParameter(translator(environment_tag())(exc.words), param_hint=f"--{exc.param}") from None
-    except (OperationalError, ProgrammingError) as exc:
-        raise _no_schema(exc) from None
-    finally:
-        database.dispose()
+    document = _compliance(query, chosen.daily)
     payload = chosen.render(document, language)
     if output == "-":
         # text ends with a newline (JSON has none of its own); binary goes out as it is
@@ -148,19 +107,30 @@ def report(start, end, sites, standards, group_by, fmt, output, language) -> Non
              where=where, seconds=f"{time.monotonic() - started:.2f}"), err=True)
 
 
-def _safe_url(url: str) -> str:
-    """The database URL without its password, for progress lines."""
-    from sqlalchemy.engine import make_url
+@with_database(runtime=True, migrate=False)
+def _compliance(runtime, query, daily: bool):
+    """The report's document (only after its parameters were found good: no database for a typo)."""
+    from monitor.reports.compliance import build_report, site_namer
 
+    # which database, said before the first read of it: a wrong URL fails next, and this line names it
+    _say(msg("compliance report {start} to {end} from {database}…", start=format_bound(query.start),
+             end=format_bound(query.end), database=runtime.db.shown_url), err=True)
+    runtime.registry.reload()  # the versions stored, as the running service has them
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - only for display
-        return _words(msg("the configured database"))
+        return build_report(runtime.db, runtime.registry.current, query, site_namer(runtime.config), daily=daily)
+    except ReportParamError as exc:
+        raise click.BadParameter(translator(environment_tag())(exc.words), param_hint=f"--{exc.param}") from None
 
 
 @click.group(help=_l("The tamper-evident audit trail."))
 def audit() -> None:
     pass
+
+
+def _chain_head(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise click.BadParameter(_words(msg("a chain head is 64 lowercase hex digits")), param_hint="--head")
+    return value
 
 
 @audit.command("verify", help=_l("Re-hash every event, device status, standards version, alert action and "
@@ -169,16 +139,12 @@ def audit() -> None:
                                  "printed)."))
 @click.option("--json", "as_json", is_flag=True,
               help=_l("Print the result as JSON: {ok, records, head, first_broken}."))
-@click.option("--head", "expect_head", default=None, metavar="HASH",
+@click.option("--head", "expect_head", default=None, metavar="HASH", callback=_chain_head,
               help=_l("A chain head a report was built from: also check the chain still contains it."))
-def verify(as_json: bool, expect_head: str | None) -> None:
+@with_database(runtime=True, migrate=False)
+def verify(runtime, as_json: bool, expect_head: str | None) -> None:
     from monitor import verification
 
-    if expect_head is not None and not re.fullmatch(r"[0-9a-f]{64}", expect_head):
-        raise click.BadParameter(_words(msg("a chain head is 64 lowercase hex digits")), param_hint="--head")
-
-    config = _load_config()
-    database = _database(config)
     started = time.monotonic()
     shown = {"at": 0.0}
 
@@ -188,13 +154,8 @@ def verify(as_json: bool, expect_head: str | None) -> None:
             _say(msg("checked {checked} of {total} {what}…", checked=f"{checked:,}", total=f"{total:,}",
                      what=PROGRESS_WORDS.get(what, what)), err=True)
 
-    try:
-        result = verification.verify(database, skew=config.engine.clock_skew_tolerance,
-                                     progress=progress, expect_head=expect_head)
-    except (OperationalError, ProgrammingError) as exc:
-        raise _no_schema(exc) from None
-    finally:
-        database.dispose()
+    result = verification.verify(runtime.db, skew=runtime.config.engine.clock_skew_tolerance, progress=progress,
+                                 expect_head=expect_head)
     elapsed = time.monotonic() - started
     if as_json:
         click.echo(json.dumps(result.to_json(_words), ensure_ascii=False))

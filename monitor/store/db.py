@@ -8,7 +8,7 @@ from typing import Iterator
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, make_url, text
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -16,6 +16,8 @@ from sqlalchemy.pool import NullPool
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: Errors that say the database is away for now, not that what was being stored is bad.
 TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+#: Errors of reading tables that are not there or not ours to read (no migration ran, a wrong URL).
+UNREADABLE = (OperationalError, ProgrammingError)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -67,6 +69,11 @@ class Database:
             event.listen(engine, "begin", _begin_immediate)
             return engine
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+    @property
+    def shown_url(self) -> str:
+        """The URL without its password, for progress lines."""
+        return make_url(self.url).render_as_string(hide_password=True)
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,5 +1,5 @@
-"""The queries the HTTP layer needs, in one place: API views, pages, streams and the relay call these
-and run no SQL of their own. Each takes an open session and returns rows (ORM objects or tuples);
+"""The queries the HTTP layer needs, in one place: API views, pages, streams, the relay and the command
+line call these and run no SQL of their own. Each takes an open session and returns rows (ORM objects or tuples);
 shaping them into JSON is ``monitor/serializers.py``'s business.
 
 Paged lists fetch ``limit + 1`` rows, so the caller knows whether there is a next page.
@@ -252,8 +252,10 @@ def file_summaries(session: Session) -> list[tuple]:
 
 
 # -- people -----------------------------------------------------------------------------------------
-def user_exists(session: Session, name: str) -> bool:
-    return session.scalar(select(User.id).where(User.name == name)) is not None
+def user_exists(session: Session, name: str | None = None) -> bool:
+    """Whether a login named ``name`` exists; without a name, whether any does."""
+    query = select(User.id) if name is None else select(User.id).where(User.name == name)
+    return session.scalar(query.limit(1)) is not None
 
 
 def user_by_id(session: Session, user_id: int) -> User | None:

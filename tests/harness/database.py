@@ -1,5 +1,5 @@
-"""Databases from outside the service: a look into its tables, emptying a PostgreSQL database,
-and a throwaway PostgreSQL cluster that a test may stop and start."""
+"""Databases from outside the service: a look into its tables, a fresh database for a service run
+(emptying a PostgreSQL database), and a throwaway PostgreSQL cluster that a test may stop and start."""
 from __future__ import annotations
 
 import os
@@ -68,6 +68,18 @@ def reset_postgres(url: str, create: bool = False) -> None:
         connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+def fresh_database_url(kind: str, directory: Path, name: str, postgres_url: str) -> str:
+    """A fresh, empty database of ``kind`` for one service run: a new SQLite file ``name.db`` in
+    ``directory``, or the PostgreSQL database of ``postgres_url`` emptied (created when missing)."""
+    if kind == "sqlite":
+        path = directory / f"{name}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite:///{path}"
+    reset_postgres(postgres_url, create=True)
+    return postgres_url
 
 
 class PgCluster:

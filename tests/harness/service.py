@@ -1,8 +1,14 @@
 """The real service as child processes (``python -m monitor run`` / ``worker``), configured only
-through MONITOR_* variables, and a reader of its alert stream."""
+through MONITOR_* variables, a fresh database for it, waiting on its tables, and a reader of its
+alert stream.
+
+What it says while it waits goes to the ``tests.harness`` logger: pytest shows it with a failing
+test, ``python -m bench`` prints it as progress lines.
+"""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -11,13 +17,16 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 
 import requests
 
+from tests.harness.database import Db, fresh_database_url
 from tests.harness.processes import ADMIN, HarnessError, free_port, stop_process, wait_for
 
+log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE_STANDARDS = ROOT / "tests" / "engine_standards"
 
@@ -122,6 +131,52 @@ class Service:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextmanager
+def fresh_service(workdir: Path, mqtt_url: str, kind: str, name: str, *, standards: Path, postgres_url: str,
+                  note: str = "", extra_env: dict[str, str] | None = None,
+                  timeout: float = 120.0) -> Iterator[tuple[Service, Db]]:
+    """A fresh ``kind`` database (:func:`fresh_database_url`) and the service on it, ready; both stopped
+    and closed afterwards. ``service.ready_s`` is the start-up time; ``note`` is added to the line
+    that says it."""
+    url = fresh_database_url(kind, workdir, name, postgres_url)
+    service = Service(workdir, mqtt_url, url, name=name, standards=standards, extra_env=extra_env)
+    db = Db(url)
+    try:
+        service.start(wait_healthy=False).wait_ready(timeout=timeout)
+        log.info("service (%s) ready in %.1fs%s", kind, service.ready_s, note)
+        yield service, db
+    finally:
+        service.stop()
+        db.dispose()
+
+
+def wait_count(db: Db, sql: str, target: int, timeout: float, what: str, service: Service | None = None,
+               interval: float = 0.1, report_every: float = 5.0) -> tuple[float, int]:
+    """Poll ``sql`` (a count) until it reaches ``target``; return (epoch time reached, count).
+
+    Says how far it got every ``report_every`` seconds; on timeout returns the count reached so far
+    with the time of the timeout (a benchmark reports the partial figure). HarnessError when
+    ``service`` exits meanwhile."""
+    started = time.monotonic()
+    last_report = started
+    count = 0
+    while True:
+        count = db.scalar(sql) or 0
+        now = time.time()
+        if count >= target:
+            return now, count
+        if service is not None and service.process.poll() is not None:
+            raise HarnessError(f"service exited with {service.process.returncode}:\n{service.tail()}")
+        elapsed = time.monotonic() - started
+        if elapsed > timeout:
+            log.info("%s: TIMEOUT after %.0fs at %s/%s", what, elapsed, f"{count:,}", f"{target:,}")
+            return now, count
+        if time.monotonic() - last_report >= report_every:
+            last_report = time.monotonic()
+            log.info("%s: %s/%s after %.0fs", what, f"{count:,}", f"{target:,}", elapsed)
+        time.sleep(interval)
 
 
 class Workers:
