@@ -339,15 +339,8 @@ def test_touches_offline_survive_a_reload_and_are_stored_once_with_their_touch_t
     assert tablet.case("T1") == case and tablet.case("T2") == offline_case
     assert browser.find_element(By.ID, "offline").is_displayed()
 
-    service.start()
-    browser.delete_network_conditions()
-    wait_for(lambda: tablet.stored_count() == 4, 30, message="the offline touches stored")
-    tablet.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-tablet][data-queue="0"]'))
-    events = stored(db)
-    assert [(e["case"], e["type"]) for e in events] == [
-        (case, "seated"), (case, "greeted"), (offline_case, "seated"), (case, "drink_ordered")]
-    for event, (kind, before, after) in zip(events, tablet.touched):
-        assert event["type"] == kind and before - timedelta(seconds=1) <= event["at"] <= after + timedelta(seconds=1)
+    events = back_online(browser, tablet, service, db, [
+        (case, "seated"), (case, "greeted"), (offline_case, "seated"), (case, "drink_ordered")])
     assert not browser.find_element(By.ID, "offline").is_displayed()
 
     # The same batch again (a resend after a lost answer) is a duplicate, never a double.
@@ -357,6 +350,20 @@ def test_touches_offline_survive_a_reload_and_are_stored_once_with_their_touch_t
     browser.refresh()
     tablet.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-tablet][data-queue="0"]'))
     assert tablet.stored_count() == 4 and db.scalar("SELECT count(*) FROM dead_letters") == 0
+
+
+def back_online(browser, tablet, service, db, expected: list[tuple[str, str]]) -> list[dict]:
+    """The monitor and the network come back: the queue drains, and each touch is stored once, in
+    order, at the time it was made."""
+    service.start()
+    browser.delete_network_conditions()
+    wait_for(lambda: tablet.stored_count() == len(expected), 30, message="the offline touches stored")
+    tablet.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-tablet][data-queue="0"]'))
+    events = stored(db)
+    assert [(e["case"], e["type"]) for e in events] == expected
+    for event, (kind, before, after) in zip(events, tablet.touched, strict=True):
+        assert event["type"] == kind and before - timedelta(seconds=1) <= event["at"] <= after + timedelta(seconds=1)
+    return events
 
 
 def test_touches_offline_survive_a_restart_of_the_tablet_and_are_stored_once_with_their_touch_times(
@@ -391,16 +398,9 @@ def test_touches_offline_survive_a_restart_of_the_tablet_and_are_stored_once_wit
         again.touch("T1", "drink_ordered", online=False)
         assert again.queued() == 3
 
-        service.start()
-        restarted.delete_network_conditions()
-        wait_for(lambda: again.stored_count() == 4, 30, message="the touches of before and after the restart stored")
-        again.wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-tablet][data-queue="0"]'))
-        events = stored(db)
-        assert [(e["case"], e["type"]) for e in events] == [
-            (case, "seated"), (case, "greeted"), (offline_case, "seated"), (case, "drink_ordered")]
+        events = back_online(restarted, again, service, db, [
+            (case, "seated"), (case, "greeted"), (offline_case, "seated"), (case, "drink_ordered")])
         assert len({e["id"] for e in events}) == 4
-        for event, (kind, before, after) in zip(events, again.touched, strict=True):
-            assert event["type"] == kind and before - timedelta(seconds=1) <= event["at"] <= after + timedelta(seconds=1)
         assert events[-1]["attrs"] == {"place": "T1", "order_id": 1}
         again.wait.until(lambda d: not d.find_element(By.ID, "offline").is_displayed())
     finally:
