@@ -35,7 +35,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     if prepare:
         runtime.prepare()
     app.extensions["smartmon"] = runtime
-    from monitor.web import sessions, throttle
+    from monitor.api import sessions
+    from monitor.web import throttle
     from monitor.web.errors import http_error_page
     from monitor.web.security import secure_headers
 

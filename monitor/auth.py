@@ -26,7 +26,7 @@ class Identity:
     name: str
     role: str
     sites: frozenset[str] | None = None  # None: every site
-    #: what a login session opened with this identity stays bound to (see monitor.web.sessions)
+    #: what a login session opened with this identity stays bound to (see monitor.api.sessions)
     user_id: int | None = None
     token_id: str | None = None
     credential: str | None = None  # bootstrap admin: "admin-token" or "admin-password"

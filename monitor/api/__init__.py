@@ -51,7 +51,7 @@ def current_identity() -> Identity | None:
         if request.method not in SAFE_METHODS and not same_origin():
             # A cookie rides along on a forged cross-site form post; a bearer token never does.
             raise ApiError(403, "forbidden", msg("cross-site request refused: send it from this site's pages"))
-        # As its binding stands now (monitor.web.sessions): a session opened with a device token
+        # As its binding stands now (monitor.api.sessions): a session opened with a device token
         # has that token's sites, so its events for another site are dead-lettered as with the header.
         identity = session.identity
     g.identity = identity

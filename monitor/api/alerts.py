@@ -119,7 +119,7 @@ def _still_signed_in() -> bool:
     if header.lower().startswith("bearer "):
         with rt.db.read_session() as db_session:
             return identify_token(db_session, header[7:].strip(), rt.config.admin_token) is not None
-    from monitor.web.sessions import store
+    from monitor.api.sessions import store
 
     sid = getattr(session, "sid", None)
     return bool(sid) and store().load(sid) is not None

@@ -1,4 +1,4 @@
-"""``/login`` and ``/logout``: a person's session, kept on the server (monitor.web.sessions).
+"""``/login`` and ``/logout``: a person's session, kept on the server (monitor.api.sessions).
 
 Failed sign-ins are throttled (monitor.web.throttle, wrapped around ``login`` by create_app):
 after 10 for one name or from one address within 5 minutes, ``429`` with ``Retry-After``.

@@ -18,7 +18,7 @@ from flask_babel import gettext
 
 from monitor.api import current_identity, runtime
 from monitor.auth import Identity, identify_token
-from monitor.web import sessions
+from monitor.api import sessions
 
 #: People's roles. ``device`` tokens get no pages; ``admin`` may open every page.
 PEOPLE = ("manager", "operations", "auditor")
