@@ -63,7 +63,3 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config: Config |
     app.register_blueprint(pages)
     throttle.init_app(app, runtime.db)
     return app
-
-
-def configure_logging(level: str = "INFO", verbose: bool = False) -> None:
-    logs.configure(level, verbose)

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from monitor.core.messages import MessageError, msg
+from monitor.core.roles import ROLES
 from monitor.store.models import Token, User, WebSession
 
-ROLES = ("device", "manager", "operations", "auditor", "admin")
 ANY = ROLES
 
 

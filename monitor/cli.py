@@ -8,17 +8,19 @@ import sys
 import threading
 from datetime import date, datetime
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import click
-from flask import Flask
 
-from monitor.app import configure_logging, create_app
-from monitor.auth import ROLES
+from monitor import logs
+from monitor.core.roles import ROLES
 from monitor.cli_database import with_database
 from monitor.config import Config
 from monitor.core.messages import Message, MessageError, msg
 from monitor.languages import _l, terminal_text, use_terminal_language
+
+if TYPE_CHECKING:  # the service's modules load only for the commands that run it: --help stays quick
+    from flask import Flask
 
 
 def say(message: Message, err: bool = False) -> None:
@@ -56,7 +58,9 @@ def _serve(app: Flask, host: str, port: int, before_stop: Callable[[], None] | N
 def web_app() -> Flask:
     """A web process: API and pages; standards reload from the database. It needs no broker:
     workers relay every alert change, acknowledgements made here included, to MQTT."""
-    configure_logging()
+    from monitor.app import create_app
+
+    logs.configure()
     app = create_app()
     app.extensions["smartmon"].start_standards_refresh()
     return app
@@ -65,13 +69,15 @@ def web_app() -> Flask:
 @click.group(help=_l("Run the service, manage the database, standards, tokens and users."))
 @click.option("-v", "--verbose", is_flag=True, help=_l("Also log every request and every migration check."))
 def main(verbose: bool) -> None:
-    configure_logging(verbose=verbose)
+    logs.configure(verbose=verbose)
 
 
 @main.command(help=_l("Web UI + API + MQTT ingestion + deadline scheduler in one process."))
 @click.option("--host", default=None, help=_l("Address to listen on (default web.host, 127.0.0.1)."))
 @click.option("--port", default=None, type=int, help=_l("Port to listen on (default web.port, 8080)."))
 def run(host: str | None, port: int | None) -> None:
+    from monitor.app import create_app
+
     app = create_app()
     runtime = app.extensions["smartmon"]
     config = runtime.config
