@@ -168,7 +168,7 @@ def _measure(url: str, kind: str, clocks: int, events: int) -> list[Result]:
     note = (f"{body['records']:,} links ({events:,} events), ok={body['ok']}"
             + ("" if body["ok"] else f": {body['first_broken']}") + f"; peak RSS {rss / 2**20:.0f} MiB "
             f"(chain alone {chain_rss / 2**20:.0f} MiB); {seconds / clocks * 1e6:.0f} µs a clock")
-    return [Result(f"7. audit verify, {clocks / 1e6:g} M clocks [{kind}]", seconds, "s", chain_s,
+    return [Result(f"8. audit verify, {clocks / 1e6:g} M clocks [{kind}]", seconds, "s", chain_s,
                    "chain alone (re-hash, no figures)", "streams (flat memory)", None, note)]
 
 
