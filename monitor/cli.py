@@ -251,7 +251,7 @@ def _instant(_ctx: click.Context, param: click.Parameter, value: str) -> datetim
     try:
         return parse_instant(option.removeprefix("--"), value)
     except RejudgeError as exc:
-        raise click.BadParameter(terminal_text(exc.words), param_hint=option) from None
+        raise click.BadParameter(terminal_text(exc.message), param_hint=option) from None
 
 
 @main.command(help=_l("Re-judge the clocks of standard ID that started in [FROM, TO) with the version in force now "
@@ -274,7 +274,7 @@ def rejudge(runtime, standard_id: str, start: datetime, end: datetime, dry_run: 
     try:
         result = runtime.rejudge(standard_id, start, end, f"cli:{getpass.getuser()}", dry_run=dry_run)
     except RejudgeError as exc:
-        raise click.ClickException(terminal_text(exc.words)) from None
+        raise click.ClickException(terminal_text(exc.message)) from None
     if as_json:
         click.echo(json.dumps(result.to_json()))
         return

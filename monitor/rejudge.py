@@ -22,7 +22,7 @@ from typing import Any, Iterable
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from monitor.core.messages import Message, msg
+from monitor.core.messages import Message, MessageError, msg
 from monitor.core.versions import Rejudgement
 from monitor.evaluator import CaseEvaluator
 from monitor.registry import Registry
@@ -36,12 +36,12 @@ from monitor.serializers import iso
 _CASES = 2000  # cases re-evaluated per step: before/after states are compared a chunk at a time
 
 
-class RejudgeError(Exception):
+class RejudgeError(MessageError):
+    """A re-judgement refused, with the HTTP status it answers with."""
+
     def __init__(self, status: int, message: Message) -> None:
-        super().__init__(str(message))
+        super().__init__(message)
         self.status = status
-        self.words = message  # a message id with parameters, translated where it is shown
-        self.message = str(message)
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def parse_instant(param: str, value: Any) -> datetime:
     try:
         bound = parse_bound(param, value)
     except ReportParamError as exc:
-        raise RejudgeError(400, exc.words) from None
+        raise RejudgeError(400, exc.message) from None
     if isinstance(bound, datetime):
         return bound
     assert isinstance(bound, date)

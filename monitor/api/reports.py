@@ -31,7 +31,7 @@ def compliance_report():
                              request.args.getlist("standard"), request.args.getlist("group_by"))
         document = build_report(rt.db, rt.registry.current, query, site_namer(rt.config), daily=fmt.daily)
     except ReportParamError as exc:
-        raise ApiError(400, "bad_request", exc.words, {"parameter": exc.param}) from None
+        raise ApiError(400, "bad_request", exc.message, {"parameter": exc.param}) from None
     disposition = "inline" if fmt.inline else "attachment"
     return Response(fmt.render(document, request_tag()), mimetype=None, headers={
         "Content-Type": fmt.media_type,

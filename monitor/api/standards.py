@@ -75,7 +75,7 @@ def rejudge_standard(standard_id: str):
         start, end = parse_instant("from", body.get("from")), parse_instant("to", body.get("to"))
         result = runtime().rejudge(standard_id, start, end, current_identity().name, dry_run=dry_run)
     except RejudgeError as exc:
-        raise ApiError(exc.status, "not_found" if exc.status == 404 else "bad_request", exc.words) from None
+        raise ApiError(exc.status, "not_found" if exc.status == 404 else "bad_request", exc.message) from None
     return jsonify(result.to_json())
 
 

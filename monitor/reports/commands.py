@@ -81,7 +81,7 @@ def report(start, end, sites, standards, group_by, fmt, output, language) -> Non
         language = check_language(language) if language else environment_tag()
     except ReportParamError as exc:
         option = {"from": "--from", "to": "--to", "group_by": "--group-by"}.get(exc.param, f"--{exc.param}")
-        raise click.BadParameter(translator(environment_tag())(exc.words), param_hint=option) from None
+        raise click.BadParameter(translator(environment_tag())(exc.message), param_hint=option) from None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--lang") from None
     if output == "-" and chosen.binary and sys.stdout.isatty():
@@ -119,7 +119,7 @@ def _compliance(runtime, query, daily: bool):
     try:
         return build_report(runtime.db, runtime.registry.current, query, site_namer(runtime.config), daily=daily)
     except ReportParamError as exc:
-        raise click.BadParameter(translator(environment_tag())(exc.words), param_hint=f"--{exc.param}") from None
+        raise click.BadParameter(translator(environment_tag())(exc.message), param_hint=f"--{exc.param}") from None
 
 
 @click.group(help=_l("The tamper-evident audit trail."))

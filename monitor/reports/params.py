@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterable, Union
 
 from monitor.core.clocks import EARLIEST, LATEST, in_range
-from monitor.core.messages import Message, msg
+from monitor.core.messages import Message, MessageError, msg
 from monitor.reports.formats import FORMATS, ReportFormat
 from monitor.reports.groups import GROUP_KEYS
 
@@ -31,14 +31,12 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SPACED_OFFSET = re.compile(r"^(.*T[\d:.]+) (\d{2}:?\d{2})$")
 
 
-class ReportParamError(ValueError):
+class ReportParamError(MessageError):
     """A report parameter that cannot be used; ``param`` names it for the 400 answer."""
 
     def __init__(self, param: str, message: Message) -> None:
-        super().__init__(str(message))
+        super().__init__(message)
         self.param = param
-        self.words = message  # a message id with parameters, translated where it is shown
-        self.message = str(message)
 
 
 @dataclass(frozen=True)
