@@ -291,7 +291,7 @@ def test_the_board_speaks_chinese_to_a_chinese_screen(client, admin):
     """The board's own words, the script's too (its strings block), follow the page's language."""
     chinese = client.get("/?lang=zh-CN", headers=admin).get_data(as_text=True)
     assert '<html lang="zh-CN"' in chinese
-    for words in ("未处理告警", "进行中的计时", "全部门店", "提醒：关"):
+    for words in ("未处理告警", "进行中的计时", "全部网点", "提醒：关"):
         assert words in chinese, words
     import json
     script = json.loads(re.search(r'id="board-strings">(.*?)</script>', chinese, re.S).group(1))

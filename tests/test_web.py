@@ -306,6 +306,23 @@ def test_the_board_names_a_case_as_the_floor_does_in_the_sites_own_time(db_url, 
     app.extensions["smartmon"].db.dispose()
 
 
+@pytest.mark.parametrize("sites, board_site, zone", [
+    ([{"id": "bj-01", "timezone": "Asia/Shanghai"}], "bj-01", "Asia/Shanghai"),
+    ([{"id": "bj-01", "timezone": "Asia/Shanghai"}, {"id": "sh-02", "timezone": "Asia/Shanghai"}], None,
+     "Asia/Shanghai"),  # all sites in one zone: the board of all sites tells that time
+    ([{"id": "bj-01", "timezone": "Asia/Shanghai"}, {"id": "urc-01", "timezone": "Asia/Urumqi"}], None, "UTC"),
+    ([{"id": "bj-01", "timezone": "Asia/Shanghai"}], "nowhere", "UTC"),
+])
+def test_the_boards_header_clock_tells_the_sites_time(db_url, sites, board_site, zone):
+    from monitor.app import create_app
+
+    app = create_app(app_config(db_url, sites=sites))
+    query = f"?site={board_site}" if board_site else ""
+    board = page(app.test_client().get(f"/{query}", headers={"Authorization": f"Bearer {ADMIN}"}))
+    assert board.find(data_board=True).attrs["data-timezone"] == zone
+    app.extensions["smartmon"].db.dispose()
+
+
 def test_the_alerts_fragment_is_the_same_panel_the_board_draws(client, people, breached):
     sign_in(client, "mei")
     board_cards = [c.attrs for c in cards(page(client.get("/")))]

@@ -80,9 +80,18 @@ def board():
     # before its first event keeps its stream and shows the site's alerts once they come.
     return render_template("pages/board.html", cards=cards, clocks=clocks, clocks_total=total, names=_names(),
                            site=site, sites=sites, unknown_site=unknown, last_seq=last_seq, server_now=_now(),
-                           # the header clock tells the site's time, not the screen's (the default zone for all sites)
-                           timezone=runtime().config.site_timezone(site).key,
+                           timezone=_header_zone(site),
                            kiosk=request.args.get("kiosk") in ("1", "true", "yes"))
+
+
+def _header_zone(site: str | None) -> str:
+    """The zone of the board's header clock: the site's, not the screen's. A board of all sites
+    tells the time its sites share, and the default zone when they are in several."""
+    config = runtime().config
+    if site:
+        return config.site_timezone(site).key
+    zones = {known.timezone.key for known in config.sites.values()}
+    return zones.pop() if len(zones) == 1 else config.default_timezone.key
 
 
 @pages.get("/board/alerts")
