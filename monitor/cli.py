@@ -130,7 +130,7 @@ def web(host: str | None, port: int | None, workers: int, threads: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     config = Config.load()
-    with_database(lambda database: None)()  # migrated once, and closed before the workers fork
+    _migrate()
     verbose = click.get_current_context().find_root().params.get("verbose", False)
     settings = {"bind": f"{host or config.web.host}:{port if port is not None else config.web.port}",
                 "workers": workers, "threads": threads, "worker_class": "gthread", "accesslog": "-" if verbose else None,
@@ -145,6 +145,11 @@ def web(host: str | None, port: int | None, workers: int, threads: int) -> None:
             return web_app()  # in each worker, after the fork: its own database pool and threads
 
     WebServer().run()
+
+
+@with_database
+def _migrate(_database) -> None:
+    """Once in the master, before gunicorn's workers start; closed again before they fork."""
 
 
 @main.command(help=_l("MQTT ingestion (shared subscription) and deadline scheduling, no HTTP."))
